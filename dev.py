@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""Bootstrap and run: ``python3 dev.py demo`` or ``python3 dev.py test [pytest args]``.
+
+Needs only Python 3.11 and pip. Creates ``.venv`` beside this file on first use and installs
+the project into it (again whenever pyproject.toml changes), then runs the command there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+STAMP = VENV / ".modelgate-installed"
+
+
+def ensure_venv() -> None:
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if STAMP.exists() and STAMP.read_text() == wanted:
+        return
+    if not (BIN / "python").exists():
+        print(f"creating {VENV}", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    pip = [str(BIN / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    print("installing pytest-modelgate and its pinned dependencies into .venv", flush=True)
+    subprocess.check_call([*pip, "-e", f"{ROOT}[dev]"], cwd=ROOT)
+    STAMP.write_text(wanted)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in ("demo", "test", "bench", "lint"):
+        print(__doc__.strip() + "\n\ncommands: demo, test, bench, lint", file=sys.stderr)
+        return 2
+    ensure_venv()
+    python = str(BIN / "python")
+    command, rest = argv[0], argv[1:]
+    if command == "demo":
+        return subprocess.call([python, "-m", "pytest_modelgate.cli", "demo", *rest], cwd=ROOT)
+    if command == "test":
+        return subprocess.call([python, "-m", "pytest", *rest], cwd=ROOT)
+    if command == "bench":
+        return subprocess.call([python, "bench/run.py", *rest], cwd=ROOT)
+    ruff, mypy = str(BIN / "ruff"), str(BIN / "mypy")
+    status = subprocess.call([ruff, "check", "."], cwd=ROOT)
+    status |= subprocess.call([ruff, "format", "--check", "."], cwd=ROOT)
+    return status | subprocess.call([mypy], cwd=ROOT)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

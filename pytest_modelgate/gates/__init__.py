@@ -1,0 +1,15 @@
+"""Gate kinds: one module per family. Plugins add kinds with ``pytest_modelgate_gate_kinds``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .base import GateKind
+
+
+def builtin_kinds() -> dict[str, GateKind]:
+    from .accuracy import AccuracyGate
+
+    kinds: list[GateKind] = [AccuracyGate()]
+    return {kind.name: kind for kind in kinds}

@@ -1,0 +1,101 @@
+"""What every gate kind shares: the checks it contributes and the result each one records."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from ..datasets import Dataset
+    from ..predictions import ModelHandle
+    from ..suite import Suite
+    from ..suite_file import Node
+
+
+class GateContext(Protocol):
+    """What a check may ask of the running gate session."""
+
+    @property
+    def candidate(self) -> ModelHandle: ...
+
+    @property
+    def champion(self) -> ModelHandle | None: ...
+
+    @property
+    def champion_alias(self) -> str: ...
+
+    def eval_data(self, suite: Suite) -> Dataset: ...
+
+
+@dataclass
+class GateResult:
+    """The figures behind one gate item's decision; written to the report and the terminal."""
+
+    passed: bool
+    metric: str
+    value: float | None = None
+    low: float | None = None
+    high: float | None = None
+    threshold: dict[str, float] = field(default_factory=dict)
+    decided_on: str = "bound"
+    rows: int | None = None
+    champion_version: int | None = None
+    champion_value: float | None = None
+    message: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def interval_text(self) -> str:
+        if self.low is None or self.high is None:
+            return ""
+        return f"[{self.low:.4f}, {self.high:.4f}]"
+
+    def value_text(self) -> str:
+        if self.value is None:
+            return "-"
+        interval = self.interval_text()
+        return f"{self.value:.4f}" + (f" {interval}" if interval else "")
+
+    def threshold_text(self) -> str:
+        return ", ".join(f"{k} {v:g}" for k, v in self.threshold.items()) or "-"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "metric": self.metric,
+            "value": self.value,
+            "interval": None if self.low is None else [self.low, self.high],
+            "threshold": self.threshold,
+            "decided_on": self.decided_on,
+            "rows": self.rows,
+            "champion_version": self.champion_version,
+            "champion_value": self.champion_value,
+            "message": self.message,
+            "details": self.details,
+        }
+
+
+class GateFailed(AssertionError):
+    """A gate item's decision was 'no'; carries the result so the message has the figures."""
+
+    def __init__(self, result: GateResult) -> None:
+        self.result = result
+        super().__init__(result.message)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One pytest item of a suite: ``gate[name]``, run against the session."""
+
+    gate: str
+    name: str
+    run: Callable[[GateContext], GateResult]
+    required: bool = True
+
+
+class GateKind(Protocol):
+    """A family of gates: parses its section of a suite file into checks."""
+
+    name: str
+
+    def checks(self, node: Node, suite: Suite) -> Sequence[Check]: ...

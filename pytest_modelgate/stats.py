@@ -1,0 +1,169 @@
+"""Seeded, vectorised bootstrap intervals for any sklearn-style metric.
+
+Why not ``scipy.stats.bootstrap``: it resamples rows, O(resamples x rows) work and memory.
+Most gate metrics look only at (label, prediction) pairs, which take few distinct values;
+resampling n rows with replacement and counting each distinct pair is exactly a multinomial
+draw over those pairs, so we draw the counts directly (O(resamples x distinct pairs)) and
+hand them to the sklearn metric as ``sample_weight``. Continuous outputs (probabilities,
+regression) fall back to multinomial row weights drawn in bounded chunks.
+"""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+Metric = Callable[..., float]
+
+# a resample's weight matrix is chunk x rows int64; keep a chunk near 160 MB at most
+_MAX_WEIGHT_CELLS = 20_000_000
+# compress to distinct rows when they are at most this share of all rows
+_COMPRESS_SHARE = 0.2
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A point value with its two-sided percentile bootstrap interval."""
+
+    value: float
+    low: float
+    high: float
+    confidence: float
+    resamples: int
+    undefined: int = 0  # resamples where the metric was undefined (for example one class only)
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {
+            "value": self.value,
+            "low": self.low,
+            "high": self.high,
+            "confidence": self.confidence,
+            "resamples": self.resamples,
+            "undefined_resamples": self.undefined,
+        }
+
+
+@dataclass(frozen=True)
+class _Table:
+    """Distinct rows of the stacked arrays and how often each occurs (or every row, count 1)."""
+
+    columns: tuple[np.ndarray, ...]
+    counts: np.ndarray
+    compressed: bool
+
+
+def bootstrap(
+    metric: Metric,
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    *,
+    resamples: int,
+    confidence: float,
+    seed: int,
+) -> Estimate:
+    """Interval of ``metric(y_true, y_pred)`` over row resamples."""
+    table = _table(y_true, y_pred)
+    point = _weighted(metric, table, 0, 1, table.counts)
+    values = np.array(
+        [_weighted(metric, table, 0, 1, w) for w in _weights(table, resamples, seed)], dtype=float
+    )
+    return _estimate(point, values, confidence, resamples)
+
+
+def bootstrap_paired_difference(
+    metric: Metric,
+    y_true: np.ndarray,
+    candidate: np.ndarray,
+    champion: np.ndarray,
+    *,
+    resamples: int,
+    confidence: float,
+    seed: int,
+) -> Estimate:
+    """Interval of ``metric(candidate) - metric(champion)`` on the same resampled rows."""
+    table = _table(y_true, candidate, champion)
+
+    def difference(weights: np.ndarray) -> float:
+        return _weighted(metric, table, 0, 1, weights) - _weighted(metric, table, 0, 2, weights)
+
+    point = difference(table.counts)
+    values = np.array([difference(w) for w in _weights(table, resamples, seed)], dtype=float)
+    return _estimate(point, values, confidence, resamples)
+
+
+def _estimate(point: float, values: np.ndarray, confidence: float, resamples: int) -> Estimate:
+    defined = values[np.isfinite(values)]
+    if defined.size == 0:
+        return Estimate(point, float("nan"), float("nan"), confidence, resamples, resamples)
+    tail = (1.0 - confidence) / 2.0
+    low, high = np.quantile(defined, [tail, 1.0 - tail])
+    return Estimate(
+        float(point), float(low), float(high), confidence, resamples, resamples - defined.size
+    )
+
+
+def _table(*arrays: np.ndarray) -> _Table:
+    columns = tuple(np.asarray(a) for a in arrays)
+    n = len(columns[0])
+    if any(len(c) != n for c in columns):
+        raise ValueError(f"arrays differ in length: {[len(c) for c in columns]}")
+    if n == 0:
+        raise ValueError("no rows to evaluate")
+    if all(c.ndim == 1 for c in columns):
+        codes = []
+        uniques = []
+        for column in columns:
+            values, code = np.unique(column, return_inverse=True)
+            uniques.append(values)
+            codes.append(code.ravel())
+        key = np.ravel_multi_index(codes, [len(u) for u in uniques]) if len(codes) > 1 else codes[0]
+        distinct, first, counts = np.unique(key, return_index=True, return_counts=True)
+        if len(distinct) <= max(1, int(n * _COMPRESS_SHARE)):
+            return _Table(tuple(c[first] for c in columns), counts, True)
+    return _Table(columns, np.ones(n, dtype=np.int64), False)
+
+
+def _weights(table: _Table, resamples: int, seed: int) -> Iterator[np.ndarray]:
+    """Bootstrap weights for each resample, one row of counts per resample."""
+    rng = np.random.default_rng(seed)
+    n = int(table.counts.sum())
+    probabilities = table.counts / n
+    chunk = max(1, _MAX_WEIGHT_CELLS // len(table.counts))
+    drawn = 0
+    while drawn < resamples:
+        size = min(chunk, resamples - drawn)
+        yield from rng.multinomial(n, probabilities, size=size)
+        drawn += size
+
+
+def _weighted(metric: Metric, table: _Table, truth: int, pred: int, weights: np.ndarray) -> float:
+    y_true, y_pred = table.columns[truth], table.columns[pred]
+    with warnings.catch_warnings():
+        # a resample may miss a class entirely; the metric is then undefined, not an error
+        warnings.simplefilter("ignore")
+        try:
+            if accepts_sample_weight(metric):
+                return float(metric(y_true, y_pred, sample_weight=weights))
+            keep = np.repeat(np.arange(len(weights)), weights)
+            return float(metric(y_true[keep], y_pred[keep]))
+        except ValueError:
+            return float("nan")
+
+
+_SAMPLE_WEIGHT_CACHE: dict[Any, bool] = {}
+
+
+def accepts_sample_weight(metric: Metric) -> bool:
+    key = getattr(metric, "func", metric)
+    if key not in _SAMPLE_WEIGHT_CACHE:
+        try:
+            parameters = inspect.signature(metric).parameters
+        except (TypeError, ValueError):
+            parameters = {}  # type: ignore[assignment]
+        _SAMPLE_WEIGHT_CACHE[key] = "sample_weight" in parameters
+    return _SAMPLE_WEIGHT_CACHE[key]
