@@ -67,12 +67,21 @@ class Predictions:
     _cache: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def inputs(self) -> Any:
+        """The columns this model takes: its own signature's when the data has them (a champion
+        may use other features than the candidate), else the suite's features."""
+        wanted = self.handle.ref.input_names
+        if wanted and all(c in self.data.frame.columns for c in wanted):
+            return self.data.frame.loc[:, list(wanted)]
+        return self.data.X
+
+    @property
     def labels(self) -> np.ndarray:
-        return self._once("labels", lambda: self.handle.predict(self.data.X))
+        return self._once("labels", lambda: self.handle.predict(self.inputs))
 
     @property
     def proba(self) -> np.ndarray | None:
-        return self._once("proba", lambda: self.handle.predict_proba(self.data.X))
+        return self._once("proba", lambda: self.handle.predict_proba(self.inputs))
 
     @property
     def classes(self) -> Any:

@@ -1,0 +1,73 @@
+"""Shared test helpers: a throwaway sqlite registry and models whose errors we control."""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# import the heavy libraries once, so pytester's in-process runs do not re-import them
+import mlflow  # noqa: F401
+import numpy as np
+import pandas as pd
+import pytest
+import sklearn.metrics  # noqa: F401
+from sklearn.tree import DecisionTreeClassifier
+
+from pytest_modelgate.reference.models import log_and_register
+
+
+@dataclass
+class TestRegistry:
+    """A sqlite MLflow registry in a temporary directory."""
+
+    root: Path
+
+    @property
+    def uri(self) -> str:
+        return f"sqlite:///{self.root / 'registry.db'}"
+
+    def register(self, estimator: Any, name: str, X: pd.DataFrame) -> int:  # noqa: N803
+        registered = log_and_register(
+            estimator, name, X, tracking_uri=self.uri, artifact_root=self.root / "artifacts"
+        )
+        return registered.version
+
+    def set_alias(self, name: str, alias: str, version: int) -> None:
+        mlflow.MlflowClient(self.uri, self.uri).set_registered_model_alias(name, alias, str(version))
+
+    def args(self, name: str, version: int | None = None, alias: str | None = None) -> list[str]:
+        """pytest arguments that gate this registry's model."""
+        chosen = ["--model-version", str(version)] if version else ["--model-alias", str(alias)]
+        return ["--model-name", name, *chosen, "--tracking-uri", self.uri]
+
+
+@pytest.fixture
+def registry(tmp_path_factory: pytest.TempPathFactory) -> TestRegistry:
+    return TestRegistry(tmp_path_factory.mktemp("registry"))
+
+
+def copy_column_model(column: str, labels: tuple[Any, ...] = (0, 1)) -> tuple[Any, pd.DataFrame]:
+    """A classifier that predicts the value of ``column``: its errors are exactly the rows
+    where the evaluation data's ``column`` differs from the target."""
+    X = pd.DataFrame({column: np.array(labels * 20, dtype=float)})  # noqa: N806
+    model = DecisionTreeClassifier(random_state=0).fit(X, X[column].astype(type(labels[0])))
+    return model, X
+
+
+def eval_frame(rows: int, error_rates: dict[str, float], seed: int = 0) -> pd.DataFrame:
+    """Target ``y`` in {0, 1}; each named column copies it except on an exact share of rows."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, rows)
+    frame = pd.DataFrame({"y": y})
+    for column, rate in error_rates.items():
+        wrong = rng.permutation(rows) < round(rate * rows)
+        frame[column] = np.where(wrong, 1 - y, y).astype(float)
+    return frame
+
+
+def write_suite(directory: Path, text: str, name: str = "suite.yaml") -> Path:
+    path = directory / name
+    path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+    return path
