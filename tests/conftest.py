@@ -19,7 +19,7 @@ from pytest_modelgate.reference.models import log_and_register
 
 
 @dataclass
-class TestRegistry:
+class ScratchRegistry:
     """A sqlite MLflow registry in a temporary directory."""
 
     root: Path
@@ -44,8 +44,8 @@ class TestRegistry:
 
 
 @pytest.fixture
-def registry(tmp_path_factory: pytest.TempPathFactory) -> TestRegistry:
-    return TestRegistry(tmp_path_factory.mktemp("registry"))
+def registry(tmp_path_factory: pytest.TempPathFactory) -> ScratchRegistry:
+    return ScratchRegistry(tmp_path_factory.mktemp("registry"))
 
 
 def copy_column_model(column: str, labels: tuple[Any, ...] = (0, 1)) -> tuple[Any, pd.DataFrame]:
