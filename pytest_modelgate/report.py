@@ -24,7 +24,7 @@ def verdict(session: GateSession) -> tuple[bool, list[str]]:
     """(promotable, reasons it is not)."""
     reasons = []
     if session.interrupted:
-        reasons.append("the run was interrupted")
+        reasons.append("the run was interrupted (a collection error stops it too)")
     if not session.records:
         reasons.append(
             f"no gate ran for model {session.settings.model_name!r}: no suite file declares it "

@@ -8,7 +8,10 @@ from pathlib import Path
 from typing import Any
 
 # import the heavy libraries once, so pytester's in-process runs do not re-import them
-import mlflow  # noqa: F401
+import mlflow
+import mlflow.sklearn
+import mlflow.store.model_registry.sqlalchemy_store
+import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
 import numpy as np
 import pandas as pd
 import pytest

@@ -62,6 +62,14 @@ def pip_requirements() -> list[str]:
     return [f"{pkg}=={version(pkg)}" for pkg in ("scikit-learn", "numpy", "pandas", "scipy")]
 
 
+def trusted_types(estimator: Any) -> list[str]:
+    """MLflow stores sklearn models with skops, which refuses types it does not know (trees,
+    custom functions). We trust what we just fitted ourselves, and say so type by type."""
+    import skops.io
+
+    return list(skops.io.get_untrusted_types(data=skops.io.dumps(estimator)))
+
+
 def experiment_id(client: Any, artifact_root: Path | None) -> str:
     """The reference experiment, with artifacts kept where we say (not in the cwd)."""
     experiment = client.get_experiment_by_name(EXPERIMENT)
@@ -98,6 +106,7 @@ def log_and_register(
             registered_model_name=name,
             signature=signature,
             pip_requirements=pip_requirements(),
+            skops_trusted_types=trusted_types(estimator),
         )
     return Registered(name, int(info.registered_model_version), run.info.run_id)
 
