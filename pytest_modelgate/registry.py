@@ -121,6 +121,14 @@ class Registry:
 
             return mlflow.pyfunc.load_model(ref.uri)
 
+    def load_pyfunc(self, ref: ModelRef) -> Any:
+        """The generic MLflow pyfunc (it enforces the signature): how a server loads the model."""
+        with self._translate(ref.describe()), _quiet_mlflow():
+            _ = self.client
+            import mlflow.pyfunc
+
+            return mlflow.pyfunc.load_model(ref.uri)
+
     @property
     def redacted_uri(self) -> str:
         """The tracking URI without credentials, for messages and reports."""
