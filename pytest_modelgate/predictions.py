@@ -28,6 +28,7 @@ class ModelHandle:
         self.role = role  # "candidate" or "champion"
         self._registry = registry
         self._model: Any = None
+        self._pyfunc: Any = None
         self._predictions: dict[str, Predictions] = {}
 
     @property
@@ -35,6 +36,13 @@ class ModelHandle:
         if self._model is None:
             self._model = self._registry.load(self.ref)
         return self._model
+
+    @property
+    def pyfunc(self) -> Any:
+        """The MLflow pyfunc of this version (signature enforced), loaded on first use."""
+        if self._pyfunc is None:
+            self._pyfunc = self._registry.load_pyfunc(self.ref)
+        return self._pyfunc
 
     @property
     def classes(self) -> Any:

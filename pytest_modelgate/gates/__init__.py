@@ -10,6 +10,9 @@ if TYPE_CHECKING:
 
 def builtin_kinds() -> dict[str, GateKind]:
     from .accuracy import AccuracyGate
+    from .latency import LatencyGate
+    from .robustness import RobustnessGate
+    from .schema import SchemaGate
 
-    kinds: list[GateKind] = [AccuracyGate()]
+    kinds: list[GateKind] = [AccuracyGate(), SchemaGate(), LatencyGate(), RobustnessGate()]
     return {kind.name: kind for kind in kinds}

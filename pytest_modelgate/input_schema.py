@@ -1,0 +1,174 @@
+"""A model's input schema: one pandera schema, named by import path or declared inline in a
+suite, that the schema gate checks and the service reuses to validate requests.
+
+An import path is ``package.module:Name`` (or ``package.module.Name``) naming a pandera
+``DataFrameModel`` subclass or a ``DataFrameSchema``. pandera is imported here only.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# pandera dtype names -> MLflow ColSpec type names, for comparing a schema with a signature
+MLFLOW_TYPES = {
+    "float64": "double",
+    "float32": "float",
+    "int64": "long",
+    "int32": "integer",
+    "int16": "integer",
+    "int8": "integer",
+    "bool": "boolean",
+    "str": "string",
+    "string": "string",
+    "object": "string",
+    "bytes": "binary",
+    "datetime64[ns]": "datetime",
+}
+
+
+class InputSchemaError(ValueError):
+    """A schema reference or declaration that does not resolve to a pandera schema."""
+
+
+def import_object(path: str) -> Any:
+    """``pkg.mod:Name`` or ``pkg.mod.Name`` -> the object."""
+    module_name, sep, attr = path.partition(":")
+    if not sep:
+        module_name, _, attr = path.rpartition(".")
+    if not module_name or not attr:
+        raise InputSchemaError(f"expected 'package.module:Name', got {path!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise InputSchemaError(f"cannot import {module_name!r}: {exc}") from None
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise InputSchemaError(f"module {module_name!r} has no attribute {attr!r}") from None
+
+
+def as_schema(obj: Any, where: str) -> Any:
+    """A pandera DataFrameSchema from a DataFrameModel subclass or a DataFrameSchema."""
+    import pandera.pandas as pa
+
+    if isinstance(obj, pa.DataFrameSchema):
+        return obj
+    if isinstance(obj, type) and issubclass(obj, pa.DataFrameModel):
+        return obj.to_schema()
+    raise InputSchemaError(
+        f"{where} is a {type(obj).__name__}, expected a pandera DataFrameModel or DataFrameSchema"
+    )
+
+
+def inline_column(name: str, dtype: str | None, nullable: bool, checks: dict[str, Any]) -> Any:
+    """A pandera Column from a suite declaration; ``checks`` maps a built-in Check name to its
+    argument (a mapping is passed as keyword arguments)."""
+    import pandera.pandas as pa
+
+    built = []
+    for check_name, arg in checks.items():
+        factory = getattr(pa.Check, check_name, None)
+        if factory is None or check_name.startswith("_") or not callable(factory):
+            raise InputSchemaError(f"unknown pandera check {check_name!r} for column {name!r}")
+        try:
+            built.append(factory(**arg) if isinstance(arg, dict) else factory(arg))
+        except (TypeError, ValueError) as exc:
+            raise InputSchemaError(f"check {check_name!r} for column {name!r}: {exc}") from None
+    try:
+        return pa.Column(dtype, checks=built, nullable=nullable, name=name)
+    except (TypeError, ValueError) as exc:
+        raise InputSchemaError(f"column {name!r}: {exc}") from None
+
+
+def inline_schema(columns: list[Any], strict: bool) -> Any:
+    import pandera.pandas as pa
+
+    return pa.DataFrameSchema({c.name: c for c in columns}, strict=strict)
+
+
+def dtype_name(column: Any) -> str | None:
+    return None if column.dtype is None else str(column.dtype)
+
+
+def mlflow_type(column: Any) -> str | None:
+    """The MLflow type a pandera column corresponds to; None when the schema leaves it open."""
+    name = dtype_name(column)
+    return None if name is None else MLFLOW_TYPES.get(name, name)
+
+
+@dataclass
+class Validation:
+    """Outcome of validating a frame lazily: failures summarised by column and check."""
+
+    rows: int
+    failures: int = 0
+    by_check: list[dict[str, Any]] = field(default_factory=list)
+    first_cases: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.failures == 0
+
+    def summary(self, limit: int = 8) -> str:
+        parts = [f"{b['column']}: {b['check']} x{b['count']}" for b in self.by_check[:limit]]
+        more = len(self.by_check) - limit
+        return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+
+    def cases_text(self) -> str:
+        return "\n".join(
+            f"  row {c['index']}: column {c['column']}, check {c['check']}, value {c['value']!r}"
+            for c in self.first_cases
+        )
+
+
+def validate(schema: Any, frame: pd.DataFrame, first: int = 5) -> Validation:
+    """Validate lazily (all failures at once). ``SchemaErrors`` is not a subclass of
+    ``SchemaError``, and some failures still arrive as a single ``SchemaError``: take both."""
+    from pandera.errors import SchemaError, SchemaErrors
+
+    try:
+        schema.validate(frame, lazy=True)
+    except SchemaErrors as exc:
+        return _from_cases(len(frame), exc.failure_cases, first)
+    except SchemaError as exc:
+        case = {"column": _text(getattr(exc.schema, "name", None)), "check": str(exc.check)}
+        summary = {**case, "count": 1}
+        return Validation(len(frame), 1, [summary], [{**case, "index": None, "value": str(exc)}])
+    return Validation(len(frame))
+
+
+def _from_cases(rows: int, cases: pd.DataFrame, first: int) -> Validation:
+    cases = cases.assign(
+        column=cases["column"].map(_text), check=cases["check"].astype(str)
+    ).reset_index(drop=True)
+    counts = cases.groupby(["column", "check"], sort=False).size().sort_values(ascending=False)
+    by_check = [{"column": c, "check": k, "count": int(n)} for (c, k), n in counts.items()]
+    head = cases.head(first)
+    first_cases = [
+        {
+            "column": r["column"],
+            "check": r["check"],
+            "index": _plain(r["index"]),
+            "value": _plain(r["failure_case"]),
+        }
+        for r in head.to_dict("records")
+    ]
+    return Validation(rows, len(cases), by_check, first_cases)
+
+
+def _text(value: Any) -> str:
+    return "<frame>" if value is None or value != value else str(value)
+
+
+def _plain(value: Any) -> Any:
+    """JSON-friendly scalars for the report."""
+    if value is None:
+        return None
+    if hasattr(value, "item"):
+        return value.item()
+    return value if isinstance(value, int | float | str | bool) else str(value)
