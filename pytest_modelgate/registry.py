@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from mlflow import MlflowClient
 
 
@@ -78,6 +80,12 @@ class Registry:
     @property
     def client(self) -> MlflowClient:
         if self._client is None:
+            import warnings
+
+            with warnings.catch_warnings():
+                # sqlalchemy warns about mlflow's own store internals on import; not the user's
+                warnings.filterwarnings("ignore", message=".*noload.*", module="mlflow")
+                import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
             import mlflow
 
             # model URIs (models:/name/N) resolve through the global URIs, so set them too
@@ -128,6 +136,14 @@ class Registry:
             import mlflow.pyfunc
 
             return mlflow.pyfunc.load_model(ref.uri)
+
+    def log_artifact(self, ref: ModelRef, path: Path, artifact_path: str) -> str:
+        """Attach a file to the run that produced ``ref``; returns its runs:/ URI."""
+        if ref.run_id is None:
+            raise RegistryError(f"{ref.describe()} has no source run to log {path.name} to")
+        with self._translate(f"the run of {ref.describe()}"), _quiet_mlflow():
+            self.client.log_artifact(ref.run_id, str(path), artifact_path)
+        return f"runs:/{ref.run_id}/{artifact_path}/{path.name}"
 
     @property
     def redacted_uri(self) -> str:
