@@ -58,7 +58,7 @@ def prepare(root: Path, rows: int, resamples: int) -> tuple[str, Path, Path]:
 
     from pytest_modelgate.reference.models import log_and_register
 
-    X, y = make_classification(  # noqa: N806
+    X, y = make_classification(
         n_samples=rows + 20_000, n_features=20, n_informative=10, n_classes=3, random_state=0
     )
     frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])

@@ -85,11 +85,15 @@ class Predictions:
 
     @property
     def labels(self) -> np.ndarray:
-        return self._once("labels", lambda: self.handle.predict(self.inputs))
+        labels: np.ndarray = self._once("labels", lambda: self.handle.predict(self.inputs))
+        return labels
 
     @property
     def proba(self) -> np.ndarray | None:
-        return self._once("proba", lambda: self.handle.predict_proba(self.inputs))
+        proba: np.ndarray | None = self._once(
+            "proba", lambda: self.handle.predict_proba(self.inputs)
+        )
+        return proba
 
     @property
     def classes(self) -> Any:

@@ -85,7 +85,7 @@ class Registry:
             with warnings.catch_warnings():
                 # sqlalchemy warns about mlflow's own store internals on import; not the user's
                 warnings.filterwarnings("ignore", message=".*noload.*", module="mlflow")
-                import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
+                import mlflow.store.tracking.sqlalchemy_store
             import mlflow
 
             # model URIs (models:/name/N) resolve through the global URIs, so set them too

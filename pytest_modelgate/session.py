@@ -95,7 +95,7 @@ class GateSession:
     def champion_text(self) -> str:
         if self._champion is _UNSET:
             return "not looked up (no gate compared against it)"
-        return "none" if self._champion is None else self._champion.ref.describe()  # type: ignore[no-any-return]
+        return "none" if self._champion is None else self._champion.ref.describe()
 
     @property
     def champion_alias(self) -> str:
@@ -109,6 +109,18 @@ class GateSession:
                 suite.data, suite.target, suite.features, self.candidate.ref.input_names
             )
         return self._data[suite]
+
+    @property
+    def artifact_dir(self) -> Path:
+        """Where gates write files (charts): beside the gate report, else under .modelgate/."""
+        report = self.settings.gate_report
+        if report is not None:
+            return report.parent
+        return self.settings.rootpath / ".modelgate" / "gate-artifacts"
+
+    def log_artifact(self, path: Path, artifact_path: str) -> str:
+        """Attach a gate's file to the candidate's MLflow run; returns its runs:/ URI."""
+        return self.registry.log_artifact(self.candidate.ref, path, artifact_path)
 
     @property
     def kinds(self) -> dict[str, GateKind]:
@@ -170,7 +182,7 @@ class GateSession:
         if looks_like_suite(file_path):
             from .items import SuiteFile
 
-            return SuiteFile.from_parent(parent, path=file_path)  # type: ignore[no-any-return]
+            return SuiteFile.from_parent(parent, path=file_path)
         return None
 
     @pytest.hookimpl(trylast=True)

@@ -10,6 +10,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,14 +19,18 @@ ENV_MODEL_VERSION = "MODELGATE_MODEL_VERSION"
 ENV_MODEL_ALIAS = "MODELGATE_MODEL_ALIAS"
 ENV_TRACKING_URI = "MLFLOW_TRACKING_URI"
 ENV_GATE_REPORT = "MODELGATE_GATE_REPORT"
+ENV_BENTOFILE = "MODELGATE_BENTOFILE"
 
 INI_TRACKING_URI = "modelgate_tracking_uri"
 INI_GATE_REPORT = "modelgate_gate_report"
 INI_CHAMPION_ALIAS = "modelgate_champion_alias"
+INI_BENTOFILE = "modelgate_bentofile"
 
 DEFAULT_REGISTRY_DIR = ".modelgate"
 DEFAULT_REGISTRY_FILE = "registry.db"
 DEFAULT_CHAMPION_ALIAS = "production"
+DEFAULT_BENTOFILE = "bentofile.yaml"
+PROMOTION_ENVIRONMENTS = ("staging", "production")
 
 _ALIAS_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,254}$")
 _KNOWN_SCHEMES = ("sqlite", "file", "http", "https", "postgresql", "mysql", "mssql", "databricks")
@@ -49,6 +54,9 @@ class Settings:
     gate_report: Path | None
     champion_alias: str
     rootpath: Path
+    promote: str | None = None
+    promote_reason: str | None = None
+    bentofile: Path | None = None
 
     @property
     def active(self) -> bool:
@@ -89,8 +97,27 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption(
         "--gate-report", default=None, help=f"write the JSON gate report here [{ENV_GATE_REPORT}]"
     )
+    group.addoption(
+        "--promote",
+        default=None,
+        metavar="ENV",
+        help="when every required gate ran and passed, build the bento and move ENV's alias "
+        f"({'/'.join(PROMOTION_ENVIRONMENTS)}) to the gated version",
+    )
+    group.addoption(
+        "--promote-reason",
+        default=None,
+        help="why production may take a version without passing staging evidence (recorded)",
+    )
+    group.addoption(
+        "--bentofile",
+        default=None,
+        help=f"bentofile a promotion builds from [{ENV_BENTOFILE}, ini {INI_BENTOFILE}, "
+        f"default <rootdir>/{DEFAULT_BENTOFILE}]",
+    )
     parser.addini(INI_TRACKING_URI, "MLflow tracking/registry URI for model gates", default="")
     parser.addini(INI_GATE_REPORT, "path of the JSON gate report", default="")
+    parser.addini(INI_BENTOFILE, "bentofile a promotion builds from", default="")
     parser.addini(
         INI_CHAMPION_ALIAS,
         "registry alias whose version is the champion",
@@ -118,7 +145,36 @@ def resolve_settings(config: pytest.Config) -> Settings:
         gate_report=_report_path(report, rootpath) if report else None,
         champion_alias=_alias(champion) if champion else DEFAULT_CHAMPION_ALIAS,
         rootpath=rootpath,
+        **_promotion(config, name),
     )
+
+
+def _promotion(config: pytest.Config, name: Value | None) -> dict[str, Any]:
+    env = _pick(config, "--promote", None)
+    reason = _pick(config, "--promote-reason", None)
+    bentofile = _pick(config, "--bentofile", ENV_BENTOFILE, INI_BENTOFILE)
+    if env is None:
+        if reason is not None:
+            raise pytest.UsageError(f"{reason.where} was given without --promote production")
+        return {}
+    if name is None:
+        raise pytest.UsageError(f"{env.where} was given without a model: add --model-name")
+    if env.raw.strip() not in PROMOTION_ENVIRONMENTS:
+        raise pytest.UsageError(
+            f"Invalid environment {env.raw!r} from {env.where}: expected one of "
+            f"{', '.join(PROMOTION_ENVIRONMENTS)}"
+        )
+    if reason is not None and (env.raw.strip() != "production" or not reason.raw.strip()):
+        raise pytest.UsageError(
+            f"Invalid {reason.where} {reason.raw!r}: an override reason is non-empty text and "
+            "applies only to --promote production"
+        )
+    path = Path(bentofile.raw.strip()) if bentofile else config.rootpath / DEFAULT_BENTOFILE
+    return {
+        "promote": env.raw.strip(),
+        "promote_reason": reason.raw.strip() if reason else None,
+        "bentofile": path if path.is_absolute() else Path.cwd() / path,
+    }
 
 
 def _pick(

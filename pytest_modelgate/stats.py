@@ -67,12 +67,20 @@ def bootstrap(
     seed: int,
 ) -> Estimate:
     """Interval of ``metric(y_true, y_pred)`` over row resamples."""
+    point, values = bootstrap_distribution(metric, y_true, y_pred, resamples=resamples, seed=seed)
+    return _estimate(point, values, confidence, resamples)
+
+
+def bootstrap_distribution(
+    metric: Metric, y_true: np.ndarray, y_pred: np.ndarray, *, resamples: int, seed: int
+) -> tuple[float, np.ndarray]:
+    """The point value and the metric on every resample (NaN where undefined)."""
     table = _table(y_true, y_pred)
     point = _weighted(metric, table, 0, 1, table.counts)
     values = np.array(
         [_weighted(metric, table, 0, 1, w) for w in _weights(table, resamples, seed)], dtype=float
     )
-    return _estimate(point, values, confidence, resamples)
+    return point, values
 
 
 def bootstrap_paired_difference(
@@ -167,3 +175,38 @@ def accepts_sample_weight(metric: Metric) -> bool:
             parameters = {}  # type: ignore[assignment]
         _SAMPLE_WEIGHT_CACHE[key] = "sample_weight" in parameters
     return _SAMPLE_WEIGHT_CACHE[key]
+
+
+# Public names for other statistics that resample rows the same way (per-group fairness).
+compress = _table
+resample_counts = _weights
+summarise = _estimate
+
+
+def violation_p_value(
+    values: np.ndarray, minimum: float | None = None, maximum: float | None = None
+) -> float:
+    """One-sided bootstrap p-value of "the metric violates its threshold": the share of
+    resamples on the wrong side (undefined resamples count as violations, failing closed),
+    with the usual +1 so that a p-value is never 0."""
+    wrong = ~np.isfinite(values)
+    if minimum is not None:
+        wrong |= values < minimum
+    if maximum is not None:
+        wrong |= values > maximum
+    return float((1 + wrong.sum()) / (1 + values.size))
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (family-wise error control, any dependence).
+
+    Written here because statsmodels (``multipletests``) is not a dependency and scipy has
+    no Holm adjustment; it is a sort, a running maximum and a clip.
+    """
+    m = len(p_values)
+    order = np.argsort(p_values, kind="stable")
+    scaled = np.asarray(p_values, dtype=float)[order] * (m - np.arange(m))
+    adjusted = np.minimum(1.0, np.maximum.accumulate(scaled))
+    out = np.empty(m)
+    out[order] = adjusted
+    return [float(v) for v in out]

@@ -55,8 +55,8 @@ def load_suite(path: Path, kinds: Mapping[str, GateKind]) -> Suite:
         model=root.require("model").as_str(),
         data=_data_spec(root.require("data")),
         target=root.require("target").as_str(),
-        features=root.get("features").as_str_list() if root.has("features") else None,  # type: ignore[union-attr]
-        sensitive=root.get("sensitive").as_str_list() if root.has("sensitive") else (),  # type: ignore[union-attr]
+        features=root.value_or("features", Node.as_str_list, None),
+        sensitive=root.value_or("sensitive", Node.as_str_list, ()),
     )
     gates = root.require("gates").mapping()
     if not gates.keys():
@@ -87,7 +87,7 @@ def _data_spec(node: Node) -> DataSpec:
             raise path_node.error(f"no such file: {path}")
         return DataSpec(where=where, path=path)
     ref = node.require("reference").as_choice(reference.NAMES)
-    split = node.get("split").as_choice(reference.SPLITS) if node.has("split") else "eval"  # type: ignore[union-attr]
+    split = node.value_or("split", lambda n: n.as_choice(reference.SPLITS), "eval")
     return DataSpec(where=where, reference=ref, split=split)
 
 

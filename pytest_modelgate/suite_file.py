@@ -4,11 +4,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
+
+T = TypeVar("T")
 
 
 class SuiteError(Exception):
@@ -91,6 +93,11 @@ class Node:
 
     def get(self, key: str) -> Node | None:
         return self._child(key) if self.has(key) else None
+
+    def value_or(self, key: str, convert: Callable[[Node], T], default: T) -> T:
+        """``convert(child)`` when the key is present, else ``default``."""
+        child = self.get(key)
+        return default if child is None else convert(child)
 
     def require(self, key: str) -> Node:
         if not self.has(key):

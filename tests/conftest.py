@@ -11,7 +11,7 @@ from typing import Any
 import mlflow
 import mlflow.sklearn
 import mlflow.store.model_registry.sqlalchemy_store
-import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
+import mlflow.store.tracking.sqlalchemy_store
 import numpy as np
 import pandas as pd
 import pytest
@@ -31,14 +31,16 @@ class ScratchRegistry:
     def uri(self) -> str:
         return f"sqlite:///{self.root / 'registry.db'}"
 
-    def register(self, estimator: Any, name: str, X: pd.DataFrame) -> int:  # noqa: N803
+    def register(self, estimator: Any, name: str, X: pd.DataFrame) -> int:
         registered = log_and_register(
             estimator, name, X, tracking_uri=self.uri, artifact_root=self.root / "artifacts"
         )
         return registered.version
 
     def set_alias(self, name: str, alias: str, version: int) -> None:
-        mlflow.MlflowClient(self.uri, self.uri).set_registered_model_alias(name, alias, str(version))
+        mlflow.MlflowClient(self.uri, self.uri).set_registered_model_alias(
+            name, alias, str(version)
+        )
 
     def args(self, name: str, version: int | None = None, alias: str | None = None) -> list[str]:
         """pytest arguments that gate this registry's model."""
@@ -54,7 +56,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> ScratchRegistry:
 def copy_column_model(column: str, labels: tuple[Any, ...] = (0, 1)) -> tuple[Any, pd.DataFrame]:
     """A classifier that predicts the value of ``column``: its errors are exactly the rows
     where the evaluation data's ``column`` differs from the target."""
-    X = pd.DataFrame({column: np.array(labels * 20, dtype=float)})  # noqa: N806
+    X = pd.DataFrame({column: np.array(labels * 20, dtype=float)})
     model = DecisionTreeClassifier(random_state=0).fit(X, X[column].astype(type(labels[0])))
     return model, X
 

@@ -33,7 +33,9 @@ def mlflow_server(root: Path) -> Iterator[str]:
         "--backend-store-uri", f"sqlite:///{root / 'server.db'}",
         "--artifacts-destination", str(root / "server-artifacts"),
     ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     uri = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(uri, process, root / "mlflow-server.log")
@@ -47,7 +49,9 @@ def _wait_healthy(uri: str, process: subprocess.Popen[bytes], log: Path) -> None
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"mlflow server exited with {process.returncode}:\n{log.read_text()}")
+            raise RuntimeError(
+                f"mlflow server exited with {process.returncode}:\n{log.read_text()}"
+            )
         try:
             with urllib.request.urlopen(f"{uri}/health", timeout=2) as response:
                 if response.status == 200:

@@ -35,15 +35,13 @@ def _project(
     max_drop: float | None = None,
 ) -> int:
     """Register a model that errs on exactly ``error_rate`` of ``rows`` eval rows."""
-    model, X = copy_column_model("a")  # noqa: N806
+    model, X = copy_column_model("a")
     version = registry.register(model, "m", X)
     eval_frame(rows, {"a": error_rate}).to_csv(pytester.path / "eval.csv", index=False)
     drop = "" if max_drop is None else f", max_drop: {max_drop}"
     write_suite(
         pytester.path,
-        SUITE.format(
-            model="m", decide_on=decide_on, missing=missing, minimum=minimum, drop=drop
-        ),
+        SUITE.format(model="m", decide_on=decide_on, missing=missing, minimum=minimum, drop=drop),
     )
     return version
 
@@ -90,20 +88,21 @@ def test_point_value_above_threshold_fails_when_its_lower_bound_is_below(pyteste
 
 
 def test_deciding_on_the_point_value_is_a_configurable_policy(pytester, registry):
-    version = _project(
-        pytester, registry, rows=40, error_rate=0.1, minimum=0.85, decide_on="point"
-    )
+    version = _project(pytester, registry, rows=40, error_rate=0.1, minimum=0.85, decide_on="point")
     result = pytester.runpytest(*registry.args("m", version))
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*min 0.85*"])
 
 
 def _champion_project(
-    pytester: pytest.Pytester, registry: ScratchRegistry, champion_error: float, candidate_error: float
+    pytester: pytest.Pytester,
+    registry: ScratchRegistry,
+    champion_error: float,
+    candidate_error: float,
 ) -> int:
     """Champion copies column a, candidate copies column b; both scored on the same rows."""
-    champion, Xa = copy_column_model("a")  # noqa: N806
-    candidate, Xb = copy_column_model("b")  # noqa: N806
+    champion, Xa = copy_column_model("a")
+    candidate, Xb = copy_column_model("b")
     champion_version = registry.register(champion, "m", Xa)
     registry.set_alias("m", "production", champion_version)
     candidate_version = registry.register(candidate, "m", Xb)
@@ -111,7 +110,9 @@ def _champion_project(
     frame.to_csv(pytester.path / "eval.csv", index=False)
     write_suite(
         pytester.path,
-        SUITE.format(model="m", decide_on="bound", missing="fail", minimum=0.5, drop=", max_drop: 0.01"),
+        SUITE.format(
+            model="m", decide_on="bound", missing="fail", minimum=0.5, drop=", max_drop: 0.01"
+        ),
     )
     return candidate_version
 
@@ -136,10 +137,10 @@ def test_candidate_worse_than_champion_beyond_margin_fails(pytester, registry):
     )
 
 
-def test_missing_champion_fails_by_default_and_says_how_to_allow_a_first_release(pytester, registry):
-    version = _project(
-        pytester, registry, rows=500, error_rate=0.05, minimum=0.8, max_drop=0.01
-    )
+def test_missing_champion_fails_by_default_and_says_how_to_allow_a_first_release(
+    pytester, registry
+):
+    version = _project(pytester, registry, rows=500, error_rate=0.05, minimum=0.8, max_drop=0.01)
     result = pytester.runpytest(*registry.args("m", version))
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(

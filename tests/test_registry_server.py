@@ -24,7 +24,9 @@ def server(tmp_path_factory: pytest.TempPathFactory):
         yield uri
 
 
-def _gate(uri: str, tmp_path: Path, *selector: str) -> tuple[subprocess.CompletedProcess[str], dict]:
+def _gate(
+    uri: str, tmp_path: Path, *selector: str
+) -> tuple[subprocess.CompletedProcess[str], dict]:
     report = tmp_path / "report.json"
     command = [
         sys.executable, "-m", "pytest", str(REPO / "gates" / "iris.yaml"), "-p", "no:cacheprovider",

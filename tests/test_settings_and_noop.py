@@ -46,8 +46,14 @@ def test_custom_gates_skip_with_a_reason_when_no_model_is_named(pytester):
     [
         (["--model-version", "3"], "*--model-version was given without a model: add --model-name*"),
         (["--model-name", "m"], "*needs --model-version N or --model-alias ALIAS*"),
-        (["--model-name", "m", "--model-version", "abc"], "*Invalid model version 'abc' from --model-version*"),
-        (["--model-name", "m", "--model-version", "0"], "*Invalid model version '0' from --model-version*"),
+        (
+            ["--model-name", "m", "--model-version", "abc"],
+            "*Invalid model version 'abc' from --model-version*",
+        ),
+        (
+            ["--model-name", "m", "--model-version", "0"],
+            "*Invalid model version '0' from --model-version*",
+        ),
         (
             ["--model-name", "m", "--model-version", "1", "--model-alias", "staging"],
             "*Both a version (--model-version) and an alias (--model-alias)*",
@@ -58,7 +64,14 @@ def test_custom_gates_skip_with_a_reason_when_no_model_is_named(pytester):
             "*Invalid tracking URI 'ftp://x' from --tracking-uri*",
         ),
         (
-            ["--model-name", "m", "--model-version", "1", "--tracking-uri", "sqlite:////no/such/dir/r.db"],
+            [
+                "--model-name",
+                "m",
+                "--model-version",
+                "1",
+                "--tracking-uri",
+                "sqlite:////no/such/dir/r.db",
+            ],
             "*directory /no/such/dir does not exist*",
         ),
     ],
@@ -89,7 +102,9 @@ def test_a_bad_ini_value_is_reported_with_its_file_and_line(pytester):
     )
     result = pytester.runpytest("--model-name", "m", "--model-version", "1")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*gopher://registry* from *pyproject.toml:3 (modelgate_tracking_uri)*"])
+    result.stderr.fnmatch_lines(
+        ["*gopher://registry* from *pyproject.toml:3 (modelgate_tracking_uri)*"]
+    )
 
 
 def test_cli_beats_environment_beats_ini(pytester, monkeypatch, registry):
@@ -127,7 +142,9 @@ def test_unset_alias_lists_the_aliases_there_are(pytester, registry):
     registry.register(model, "m", X)
     registry.set_alias("m", "staging", 1)
     result = pytester.runpytest(*registry.args("m", alias="production"))
-    result.stderr.fnmatch_lines(["*model 'm' has no alias 'production'*aliases set: staging -> v1*"])
+    result.stderr.fnmatch_lines(
+        ["*model 'm' has no alias 'production'*aliases set: staging -> v1*"]
+    )
 
 
 def test_naming_a_model_with_no_suite_fails_instead_of_passing_silently(pytester, registry):

@@ -24,12 +24,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..metrics import MetricError, MetricSpec, resolve_metric, score_input
+from ..suite_file import Node
 from .base import Check, GateContext, GateResult
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from ..stats import Estimate
     from ..suite import Suite
-    from ..suite_file import Node
 
 GATE = "accuracy"
 DECIDE_ON = ("bound", "point")
@@ -72,7 +74,7 @@ class AccuracyGate:
     def checks(self, node: Node, suite: Suite) -> Sequence[Check]:
         node.mapping().only(_SECTION_KEYS)
         policy = parse_policy(node)
-        required = node.get("required").as_bool() if node.has("required") else True
+        required = node.value_or("required", Node.as_bool, True)
         metrics = node.require("metrics")
         if not metrics.mapping().keys():
             raise metrics.error("expected at least one metric")
@@ -86,35 +88,28 @@ class AccuracyGate:
 
 
 def parse_policy(node: Node) -> Policy:
-    def pick(key: str, default: object) -> Node | None:
-        return node.get(key) if node.has(key) else None
-
-    confidence = pick("confidence", 0.95)
-    resamples = pick("resamples", 1000)
-    seed = pick("seed", 0)
-    decide_on = pick("decide_on", "bound")
-    missing = pick("on_missing_champion", "fail")
     return Policy(
-        confidence=confidence.as_fraction(open_low=True) if confidence else 0.95,
-        resamples=resamples.as_int(minimum=100) if resamples else 1000,
-        seed=seed.as_int(minimum=0) if seed else 0,
-        decide_on=decide_on.as_choice(DECIDE_ON) if decide_on else "bound",
-        on_missing_champion=missing.as_choice(MISSING_CHAMPION) if missing else "fail",
+        confidence=node.value_or("confidence", lambda n: n.as_fraction(open_low=True), 0.95),
+        resamples=node.value_or("resamples", lambda n: n.as_int(minimum=100), 1000),
+        seed=node.value_or("seed", lambda n: n.as_int(minimum=0), 0),
+        decide_on=node.value_or("decide_on", lambda n: n.as_choice(DECIDE_ON), "bound"),
+        on_missing_champion=node.value_or(
+            "on_missing_champion", lambda n: n.as_choice(MISSING_CHAMPION), "fail"
+        ),
     )
 
 
 def _parse_metric(label: str, node: Node, policy: Policy, suite: Suite) -> MetricGate:
     node.mapping().only(_METRIC_KEYS)
-    name = node.get("metric").as_str() if node.has("metric") else label
-    params_node = node.get("params")
-    params = params_node.mapping().as_plain() if params_node else {}
+    name = node.value_or("metric", Node.as_str, label)
+    params: dict[str, object] = node.value_or("params", lambda n: n.mapping().as_plain(), {})
     try:
         spec = resolve_metric(name, params)
     except MetricError as exc:
         raise (node.get("metric") or node).error(str(exc)) from None
-    minimum = node.get("min").as_number() if node.has("min") else None
-    maximum = node.get("max").as_number() if node.has("max") else None
-    max_drop = node.get("max_drop").as_number() if node.has("max_drop") else None
+    minimum = node.value_or("min", Node.as_number, None)
+    maximum = node.value_or("max", Node.as_number, None)
+    max_drop = node.value_or("max_drop", Node.as_number, None)
     if minimum is None and maximum is None and max_drop is None:
         raise node.error("expected at least one of min, max, max_drop")
     if max_drop is not None and max_drop < 0:
@@ -122,7 +117,7 @@ def _parse_metric(label: str, node: Node, policy: Policy, suite: Suite) -> Metri
     return MetricGate(label, spec, minimum, maximum, max_drop, policy, suite)
 
 
-def _scored(ctx: GateContext, gate: MetricGate, role: str) -> tuple[object, object]:
+def _scored(ctx: GateContext, gate: MetricGate, role: str) -> tuple[np.ndarray, np.ndarray]:
     data = ctx.eval_data(gate.suite)
     handle = ctx.candidate if role == "candidate" else ctx.champion
     assert handle is not None
@@ -149,7 +144,7 @@ class GateThreshold:
         estimate = bootstrap(
             gate.spec.function,
             y_true,
-            scored,  # type: ignore[arg-type]
+            scored,
             resamples=policy.resamples,
             confidence=policy.confidence,
             seed=policy.seed,
@@ -165,7 +160,7 @@ class GateThreshold:
             high=estimate.high,
             threshold=threshold,
             decided_on=policy.decide_on,
-            rows=len(y_true),  # type: ignore[arg-type]
+            rows=len(y_true),
             details={"bootstrap": estimate.as_dict(), "direction": gate.spec.direction},
         )
         if threshold:
@@ -231,7 +226,7 @@ class ChampionComparison:
             gate.spec.function,
             y_true,
             candidate,
-            incumbent,  # type: ignore[arg-type]
+            incumbent,
             resamples=policy.resamples,
             confidence=policy.confidence,
             seed=policy.seed,
@@ -249,7 +244,7 @@ class ChampionComparison:
             high=None,
             threshold=threshold,
             decided_on=policy.decide_on,
-            rows=len(y_true),  # type: ignore[arg-type]
+            rows=len(y_true),
             champion_version=champion.ref.version,
             champion_value=champion_value,
             details={"difference": diff.as_dict(), "direction": gate.spec.direction},
