@@ -52,6 +52,7 @@ _SECTION_KEYS = {
 _NOISE_KEYS = {"relative", "max_flip_rate", "max_prob_shift"}
 _MONOTONIC_KEYS = {"class", "features", "tolerance"}
 _EDGE_KEYS = {"timeout_s", "rows"}
+STEPS = 1000  # grid of perturbation sizes Hypothesis searches and shrinks over
 
 
 @dataclass(frozen=True)
@@ -244,6 +245,15 @@ def search(strategy: Any, violates: Callable[[Any], bool], spec: RobustnessSpec)
         return None
 
 
+def steps(low: float, high: float) -> Any:
+    """Values in [low, high] on a grid of STEPS per unit of ``high``. Drawn as integers, so
+    Hypothesis shrinks towards the smallest magnitude, not towards 'simple' floats."""
+    from hypothesis import strategies as st
+
+    lowest, highest = round(low / high * STEPS), STEPS
+    return st.integers(lowest, highest).map(lambda k: k * high / STEPS)
+
+
 def perturbed(base: pd.DataFrame, deltas: dict[str, float]) -> pd.DataFrame:
     frame = base.copy()
     for column, delta in deltas.items():
@@ -333,7 +343,7 @@ def check_noise(spec: RobustnessSpec, ctx: GateContext) -> GateResult:
     assert noise is not None
     s = subject(spec, ctx)
     r = noise.relative
-    strategy = st.fixed_dictionaries({f: st.floats(-r, r, allow_nan=False) for f in s.features})
+    strategy = st.fixed_dictionaries({f: steps(-r, r) for f in s.features})
     worst: list[Effect] = []
 
     def violates(deltas: dict[str, float]) -> bool:
@@ -375,7 +385,6 @@ def check_noise(spec: RobustnessSpec, ctx: GateContext) -> GateResult:
 
 
 def check_jitter(spec: RobustnessSpec, ctx: GateContext) -> GateResult:
-    from hypothesis import strategies as st
 
     noise = spec.jitter
     assert noise is not None
@@ -391,7 +400,7 @@ def check_jitter(spec: RobustnessSpec, ctx: GateContext) -> GateResult:
             seen.append(e)
             return _violates(noise, e)
 
-        found = search(st.floats(-r, r, allow_nan=False), violates, spec)
+        found = search(steps(-r, r), violates, spec)
         top = max(seen, key=lambda e: (e.flip_rate, e.prob_shift))
         per_feature[feature] = {"flip_rate": top.flip_rate, "prob_shift": top.prob_shift}
         if found is not None:
@@ -430,7 +439,6 @@ def check_jitter(spec: RobustnessSpec, ctx: GateContext) -> GateResult:
 
 def check_monotonic(spec: RobustnessSpec, mono: Monotonic, ctx: GateContext) -> GateResult:
     import numpy as np
-    from hypothesis import strategies as st
 
     s = subject(spec, ctx)
     if mono.feature not in s.base.columns:
@@ -451,7 +459,7 @@ def check_monotonic(spec: RobustnessSpec, mono: Monotonic, ctx: GateContext) -> 
         worst.append(drop)
         return drop > mono.tolerance
 
-    found = search(st.floats(0, 1, exclude_min=True, allow_nan=False), violates, spec)
+    found = search(steps(1 / STEPS, 1), violates, spec)
     result = GateResult(
         passed=found is None,
         metric=f"largest wrong-way change of {what}",
@@ -517,6 +525,7 @@ def check_edges(spec: RobustnessSpec, ctx: GateContext) -> GateResult:
         metric="edge inputs mishandled",
         value=float(len(bad)),
         threshold={"max": 0.0},
+        decided_on="count",
         rows=len(probes),
         details={"verdicts": counts, "probes": [o.as_dict() for o in outcomes]},
     )

@@ -161,6 +161,7 @@ def check_signature(spec: SchemaSpec, ctx: GateContext) -> GateResult:
         value=float(len(problems)),
         threshold=threshold,
         rows=None,
+        decided_on="count",
         details={"schema": spec.source, "signature": signature, "schema_types": declared},
     )
     if problems:
@@ -205,6 +206,7 @@ def check_eval_data(spec: SchemaSpec, ctx: GateContext) -> GateResult:
         metric="schema failures",
         value=float(outcome.failures),
         threshold={"max": 0.0},
+        decided_on="count",
         rows=data.rows,
         details={
             "schema": spec.source,
@@ -243,6 +245,7 @@ def check_output(spec: SchemaSpec, ctx: GateContext) -> GateResult:
         metric="malformed output share",
         value=share,
         threshold={"max": 0.0},
+        decided_on="every row",
         rows=data.rows,
         details={"labels": [_plain(v) for v in allowed], "problems": problems},
     )
@@ -331,6 +334,7 @@ def check_malformed(spec: SchemaSpec, ctx: GateContext) -> GateResult:
         metric="malformed inputs answered",
         value=float(len(bad)),
         threshold={"max": 0.0},
+        decided_on="count",
         rows=len(probes),
         details={"schema": spec.source, "probes": [o.as_dict() for o in outcomes]},
     )
