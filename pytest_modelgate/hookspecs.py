@@ -11,6 +11,7 @@ import pytest
 
 if TYPE_CHECKING:
     from .gates.base import GateKind
+    from .promotion import PromotionRequest, PromotionResult
 
 
 def pytest_modelgate_gate_kinds() -> list[GateKind]:  # type: ignore[empty-body]
@@ -23,3 +24,22 @@ def pytest_modelgate_gate_kinds() -> list[GateKind]:  # type: ignore[empty-body]
 
 def pytest_modelgate_report(config: pytest.Config, report: dict[str, Any]) -> None:
     """Observe (or add to) the gate report before it is written."""
+
+
+def pytest_modelgate_promotion_veto(  # type: ignore[empty-body]
+    config: pytest.Config, request: PromotionRequest
+) -> str | None:
+    """Return a reason to refuse this promotion, or None to let it go ahead.
+
+    Asked after every required gate passed and before anything is built or moved; every
+    implementation is asked, and any reason refuses the promotion (the run then fails).
+    """
+
+
+def pytest_modelgate_promotion(
+    config: pytest.Config,
+    request: PromotionRequest,
+    result: PromotionResult | None,
+    error: str | None,
+) -> None:
+    """Observe a promotion: ``result`` when the alias moved, else ``error`` says why not."""

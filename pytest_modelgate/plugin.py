@@ -36,6 +36,10 @@ def pytest_configure(config: pytest.Config) -> None:
         from .session import GateSession
 
         config.pluginmanager.register(GateSession(config, settings), "modelgate-session")
+    if settings.promote is not None:
+        from .promotion_session import PromotionSession
+
+        config.pluginmanager.register(PromotionSession(config, settings), "modelgate-promotion")
 
 
 def pytest_report_header(config: pytest.Config) -> Any:

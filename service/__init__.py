@@ -1,0 +1,1 @@
+"""The BentoML service that serves the registry version pinned for an environment."""

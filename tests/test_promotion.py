@@ -1,0 +1,239 @@
+"""Promotion is fail-closed: only a run whose every required gate ran and passed moves an alias,
+the move is a compare-and-set, and production takes only what staging holds with evidence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import pytest
+
+from pytest_modelgate.evidence import read_history, tag, verify_evidence
+from pytest_modelgate.promotion import (
+    PromotionError,
+    PromotionRequest,
+    alias_version,
+    promote,
+)
+from pytest_modelgate.promotion_session import NOT_PROMOTED
+
+from .conftest import ScratchRegistry, copy_column_model
+
+REPO = Path(__file__).resolve().parents[1]
+BENTOFILE = REPO / "bentofile.yaml"
+
+GATES = """
+import pytest
+
+@pytest.mark.gate("first")
+def test_first_gate():
+    {first}
+
+@pytest.mark.gate("second")
+def test_second_gate():
+    pass
+"""
+
+
+@pytest.fixture
+def bentoml_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A BentoML store of the test's own; the bento build runs in a child that inherits it."""
+    home = tmp_path_factory.mktemp("bentoml")
+    monkeypatch.setenv("BENTOML_HOME", str(home))
+    monkeypatch.setenv("BENTOML_DO_NOT_TRACK", "True")
+    return home
+
+
+def _model(registry: ScratchRegistry, versions: int = 1) -> list[int]:
+    model, X = copy_column_model("a")
+    return [registry.register(model, "m", X) for _ in range(versions)]
+
+
+def _client(registry: ScratchRegistry) -> mlflow.MlflowClient:
+    return mlflow.MlflowClient(registry.uri, registry.uri)
+
+
+def _gates(pytester: pytest.Pytester, first: str = "pass") -> None:
+    pytester.makepyfile(test_gates=GATES.format(first=first))
+
+
+def _refused(result: pytest.RunResult, env: str, why: str) -> None:
+    result.stdout.fnmatch_lines(
+        [f"*{NOT_PROMOTED.format(env=env)}: {why}*", f"*alias '{env}' was left as it was*"]
+    )
+    assert result.ret != pytest.ExitCode.OK
+
+
+@pytest.mark.parametrize(
+    ("first", "outcome"),
+    [
+        ("pytest.skip('no data today')", "skipped"),
+        ("assert False, 'too slow'", "failed"),
+        ("pytest.xfail('known issue')", "xfailed"),
+    ],
+)
+def test_a_gate_that_did_not_pass_blocks_promotion(pytester, registry, first, outcome):
+    (version,) = _model(registry)
+    _gates(pytester, first)
+    result = pytester.runpytest(*registry.args("m", version), "--promote", "staging")
+    _refused(result, "staging", "not every required gate ran and passed:")
+    result.stdout.fnmatch_lines([f"*required gate test_gates.py::test_first_gate {outcome}*"])
+    assert alias_version(_client(registry), "m", "staging") is None
+
+
+def test_gates_deselected_with_k_block_promotion_even_though_the_rest_passed(pytester, registry):
+    (version,) = _model(registry)
+    _gates(pytester)
+    result = pytester.runpytest(
+        *registry.args("m", version), "--promote", "staging", "-k", "second"
+    )
+    result.assert_outcomes(passed=1, deselected=1)
+    _refused(result, "staging", "not every required gate ran and passed:")
+    result.stdout.fnmatch_lines(["*required gate test_gates.py::test_first_gate deselected*"])
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert alias_version(_client(registry), "m", "staging") is None
+
+
+def test_an_alias_moved_during_the_run_refuses_the_promotion(pytester, registry):
+    first, second = _model(registry, versions=2)
+    mover = f"mlflow.MlflowClient({registry.uri!r}, {registry.uri!r}).set_registered_model_alias("
+    _gates(pytester, f"import mlflow; {mover}'m', 'staging', '{first}')")
+    result = pytester.runpytest(*registry.args("m", second), "--promote", "staging")
+    result.assert_outcomes(passed=2)
+    _refused(
+        result,
+        "staging",
+        f"alias 'staging' of m moved since the run began (nothing then, v{first} now)*",
+    )
+    client = _client(registry)
+    assert alias_version(client, "m", "staging") == first
+    assert tag("staging", "verdict") not in client.get_model_version("m", str(second)).tags
+
+
+def test_production_refuses_a_version_that_does_not_hold_staging(pytester, registry):
+    (version,) = _model(registry)
+    _gates(pytester)
+    result = pytester.runpytest(*registry.args("m", version), "--promote", "production")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [f"*cannot promote m v{version} to production: staging pins nothing, not v{version}*"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--promote", "qa"], "*Invalid environment 'qa' from --promote: expected one of staging*"),
+        (
+            ["--promote", "staging", "--promote-reason", "hotfix"],
+            "*applies only to --promote production*",
+        ),
+    ],
+)
+def test_promotion_options_are_validated(pytester, registry, args, message):
+    (version,) = _model(registry)
+    result = pytester.runpytest(*registry.args("m", version), *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+
+
+def test_a_plugin_can_veto_a_promotion_and_observe_the_outcome(pytester, registry):
+    (version,) = _model(registry)
+    _gates(pytester)
+    pytester.makeconftest(
+        """
+        def pytest_modelgate_promotion_veto(config, request):
+            return f"change freeze for {request.env}"
+
+        def pytest_modelgate_promotion(config, request, result, error):
+            print(f"observed: result={result} error={error}")
+        """
+    )
+    result = pytester.runpytest(*registry.args("m", version), "--promote", "staging", "-s")
+    _refused(result, "staging", "vetoed: change freeze for staging")
+    result.stdout.fnmatch_lines(["*observed: result=None error=vetoed: change freeze*"])
+
+
+def test_a_failed_bento_build_changes_nothing(pytester, registry, bentoml_home):
+    (version,) = _model(registry)
+    _gates(pytester)
+    broken = pytester.path / "bentofile.yaml"
+    broken.write_text('service: "nowhere:Missing"\n', encoding="utf-8")
+    result = pytester.runpytest(*registry.args("m", version), "--promote", "staging")
+    _refused(result, "staging", "bento build failed, nothing was changed*")
+    client = _client(registry)
+    assert alias_version(client, "m", "staging") is None
+    assert not any(k.startswith("modelgate.") for k in client.get_model_version("m", "1").tags)
+
+
+def test_an_alias_moved_during_the_build_undoes_the_evidence(registry, tmp_path):
+    first, second = _model(registry, versions=2)
+    client = _client(registry)
+    report = {"model": {"name": "m", "version": second}, "promotable": True, "data": {}}
+    request = PromotionRequest(
+        name="m",
+        version=second,
+        run_id=client.get_model_version("m", str(second)).run_id,
+        env="staging",
+        report=report,
+        expected=None,
+        bentofile=BENTOFILE,
+        tracking_uri=registry.uri,
+        code_root=tmp_path,
+    )
+
+    def build_while_someone_moves_the_alias(_: PromotionRequest) -> str:
+        client.set_registered_model_alias("m", "staging", str(first))
+        return "modelgate-m:test"
+
+    with pytest.raises(PromotionError, match="moved since the run began"):
+        promote(client, request, build=build_while_someone_moves_the_alias)
+    assert alias_version(client, "m", "staging") == first
+    assert not any(k.startswith("modelgate.") for k in client.get_model_version("m", "2").tags)
+
+
+def test_a_passing_run_promotes_to_staging_then_production_with_evidence(
+    pytester, registry, bentoml_home
+):
+    (version,) = _model(registry)
+    _gates(pytester)
+    args = [*registry.args("m", version), "--bentofile", str(BENTOFILE)]
+    staged = pytester.runpytest(*args, "--promote", "staging")
+    staged.stdout.fnmatch_lines(
+        [
+            f"*promoted m v{version} to staging (alias 'staging' was nothing)*",
+            "*bento modelgate-m:v1-*",
+            "*evidence sha256 * in modelgate/gate-report-staging-*.json*",
+        ]
+    )
+    assert staged.ret == pytest.ExitCode.OK
+    released = pytester.runpytest(*args, "--promote", "production")
+    assert released.ret == pytest.ExitCode.OK, released.stdout.str()
+    client = _client(registry)
+    assert alias_version(client, "m", "staging") == version
+    assert alias_version(client, "m", "production") == version
+    evidence = verify_evidence(client, "m", version, "production")
+    assert evidence.fields["plugin_version"]
+    assert evidence.fields["bento"].startswith("modelgate-m:v1-")
+    assert [e["version"] for e in read_history(client, "m", "production")] == [version]
+
+
+def test_an_override_reason_lets_production_skip_staging_and_is_recorded(
+    pytester, registry, bentoml_home
+):
+    (version,) = _model(registry)
+    _gates(pytester)
+    result = pytester.runpytest(
+        *registry.args("m", version),
+        "--bentofile",
+        str(BENTOFILE),
+        "--promote",
+        "production",
+        "--promote-reason",
+        "incident 42: staging is down",
+    )
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    result.stdout.fnmatch_lines(["*override reason: incident 42: staging is down*"])
+    tags = _client(registry).get_model_version("m", str(version)).tags
+    assert tags[tag("production", "override_reason")] == "incident 42: staging is down"
+    assert tag("staging", "verdict") not in tags
