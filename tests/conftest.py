@@ -48,6 +48,14 @@ class ScratchRegistry:
         return ["--model-name", name, *chosen, "--tracking-uri", self.uri]
 
 
+@pytest.fixture(autouse=True)
+def _no_leaked_tracking_uri(monkeypatch: pytest.MonkeyPatch) -> None:
+    """mlflow.set_tracking_uri() exports MLFLOW_TRACKING_URI; undo that after every test."""
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        monkeypatch.setenv(name, "unset")
+        monkeypatch.delenv(name)
+
+
 @pytest.fixture
 def registry(tmp_path_factory: pytest.TempPathFactory) -> ScratchRegistry:
     return ScratchRegistry(tmp_path_factory.mktemp("registry"))
