@@ -249,6 +249,11 @@ def decide_batch(batch: Batch, m: Measurement, overhead_ns: float, what: str) ->
     return result
 
 
+def _call_on(method: Any, index: int, pair: tuple[Any, Any]) -> object:
+    """Each model gets the batch in its own columns: pair holds (candidate's, champion's)."""
+    return method(pair[index])
+
+
 def check_champion(spec: LatencySpec, ctx: GateContext) -> GateResult:
     from ..timing import measure_pair
 
@@ -277,8 +282,8 @@ def check_champion(spec: LatencySpec, ctx: GateContext) -> GateResult:
             )
         )
         cand, champ = measure_pair(
-            lambda pair, f=ours: f(pair[0]),
-            lambda pair, f=theirs: f(pair[1]),
+            functools.partial(_call_on, ours, 0),
+            functools.partial(_call_on, theirs, 1),
             inputs,
             batch=batch.size,
             warmup=t.warmup,

@@ -82,7 +82,7 @@ def parse_spec(node: Node, suite: Suite) -> SchemaSpec:
             raise labels_node.error("expected a non-empty list of labels")
         labels = tuple(labels_node.value)
     first = node.require("failure_cases").as_int(minimum=1) if node.has("failure_cases") else 5
-    probes = PROBES
+    probes: tuple[str, ...] = PROBES
     if node.has("malformed"):
         probes_node = node.require("malformed")
         probes = probes_node.as_str_list()
@@ -118,6 +118,8 @@ def _inline(node: Node) -> Any:
         raise columns_node.error("expected at least one column")
     columns = []
     for name, entry in columns_node.items():
+        dtype: str | None
+        checks: dict[str, Any]
         if isinstance(entry.value, str):  # shorthand: `a: float64`
             dtype, nullable, checks = entry.as_str(), False, {}
         else:
