@@ -187,3 +187,54 @@ def test_probability_and_regression_style_metrics_resolve_by_name(pytester, regi
     )
     result = pytester.runpytest(*registry.args("m", version), "-v")
     result.assert_outcomes(passed=3)
+
+
+CUSTOM = """
+import pytest
+
+@pytest.mark.gate("copies-a", model="m")
+def test_predictions_copy_column_a(predictions, eval_data):
+    assert (predictions.labels == eval_data.frame["a"].to_numpy()).all()
+
+@pytest.mark.gate("other-model", model="someone-else")
+def test_not_ours():
+    raise AssertionError("another model's gate must not run")
+"""
+
+
+def test_custom_gates_use_shared_fixtures_and_other_models_gates_are_left_out(pytester, registry):
+    version = _project(pytester, registry, rows=100, error_rate=0.1, minimum=0.5)
+    pytester.makepyfile(test_custom=CUSTOM)
+    result = pytester.runpytest(*registry.args("m", version), "--gate-report", "r.json")
+    result.assert_outcomes(passed=2)
+    report = json.loads((pytester.path / "r.json").read_text())
+    assert {i["gate"] for i in report["items"]} == {"accuracy", "copies-a"}
+    assert report["promotable"] is True
+
+
+def test_a_skipped_required_gate_blocks_the_verdict(pytester, registry):
+    version = _project(pytester, registry, rows=100, error_rate=0.1, minimum=0.5)
+    pytester.makepyfile(
+        test_custom="""
+        import pytest
+
+        @pytest.mark.gate("flaky-check")
+        def test_skipped(candidate):
+            pytest.skip("not today")
+        """
+    )
+    result = pytester.runpytest(*registry.args("m", version), "--gate-report", "r.json")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(
+        ["*verdict: NOT promotable*", "*required gate *test_skipped skipped*"]
+    )
+    assert json.loads((pytester.path / "r.json").read_text())["promotable"] is False
+
+
+def test_a_gate_deselected_with_k_blocks_the_verdict(pytester, registry):
+    version = _project(
+        pytester, registry, rows=100, error_rate=0.1, minimum=0.5, max_drop=0.1, missing="pass"
+    )
+    result = pytester.runpytest(*registry.args("m", version), "-k", "not champion")
+    result.assert_outcomes(passed=1, deselected=1)
+    result.stdout.fnmatch_lines(["*required gate *accuracy-vs-champion[]] deselected*"])
