@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="train, register and gate the reference models")
     demo.add_argument("--root", default=".", help="project root holding gates/")
     demo.set_defaults(func=cmd_demo)
+    from .release_cli import add_commands
+
+    add_commands(sub)
     return parser
 
 

@@ -117,9 +117,11 @@ def verify_evidence(client: Any, name: str, version: int, env: str) -> Evidence:
 
 
 def _download(client: Any, run_id: str, artifact: str) -> bytes:
+    import os
     import tempfile
     from pathlib import Path
 
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no bars in logs
     with tempfile.TemporaryDirectory(prefix="modelgate-evidence-") as tmp:
         try:
             local = client.download_artifacts(run_id, artifact, tmp)
