@@ -10,9 +10,16 @@ if TYPE_CHECKING:
 
 def builtin_kinds() -> dict[str, GateKind]:
     from .accuracy import AccuracyGate
+    from .fairness import FairnessGate
     from .latency import LatencyGate
     from .robustness import RobustnessGate
     from .schema import SchemaGate
 
-    kinds: list[GateKind] = [AccuracyGate(), SchemaGate(), LatencyGate(), RobustnessGate()]
+    kinds: list[GateKind] = [
+        AccuracyGate(),
+        SchemaGate(),
+        LatencyGate(),
+        RobustnessGate(),
+        FairnessGate(),
+    ]
     return {kind.name: kind for kind in kinds}

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ..datasets import Dataset
     from ..predictions import ModelHandle
     from ..suite import Suite
@@ -26,6 +28,11 @@ class GateContext(Protocol):
     def champion_alias(self) -> str: ...
 
     def eval_data(self, suite: Suite) -> Dataset: ...
+
+    @property
+    def artifact_dir(self) -> Path: ...
+
+    def log_artifact(self, path: Path, artifact_path: str) -> str: ...
 
 
 @dataclass
