@@ -26,9 +26,7 @@ def pytest_modelgate_report(config: pytest.Config, report: dict[str, Any]) -> No
     """Observe (or add to) the gate report before it is written."""
 
 
-def pytest_modelgate_promotion_veto(  # type: ignore[empty-body]
-    config: pytest.Config, request: PromotionRequest
-) -> str | None:
+def pytest_modelgate_promotion_veto(config: pytest.Config, request: PromotionRequest) -> str | None:
     """Return a reason to refuse this promotion, or None to let it go ahead.
 
     Asked after every required gate passed and before anything is built or moved; every

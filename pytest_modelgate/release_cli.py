@@ -173,7 +173,7 @@ def _model_for(client: Any, env: str, name: str | None) -> str:
     if len(names) != 1:
         found = ", ".join(names) or "none"
         raise LookupError(f"pick a model with --model-name (models with {env!r} set: {found})")
-    return names[0]
+    return str(names[0])
 
 
 # -- serve -----------------------------------------------------------------------------------

@@ -147,14 +147,14 @@ class ModelGate:
         records = [r.model_dump(by_alias=True) if isinstance(r, BaseModel) else r for r in rows]
         return pd.DataFrame.from_records(records)
 
-    @bentoml.api(batchable=True, max_batch_size=256, max_latency_ms=200)
-    def predict(self, rows: list[Row]) -> list[Any]:  # type: ignore[valid-type]
+    @bentoml.api(batchable=True, max_batch_size=256, max_latency_ms=200)  # type: ignore[untyped-decorator]
+    def predict(self, rows: list[Row]) -> list[Any]:
         if not rows:
             return []
         return [_plain(v) for v in self.model.predict(self.frame(rows))]
 
-    @bentoml.api(batchable=True, max_batch_size=256, max_latency_ms=200)
-    def predict_proba(self, rows: list[Row]) -> list[dict[str, float]]:  # type: ignore[valid-type]
+    @bentoml.api(batchable=True, max_batch_size=256, max_latency_ms=200)  # type: ignore[untyped-decorator]
+    def predict_proba(self, rows: list[Row]) -> list[dict[str, float]]:
         method = getattr(self.model, "predict_proba", None)
         if method is None:
             raise NotServable(f"{self.name} v{self.version} gives no class probabilities")
@@ -163,7 +163,7 @@ class ModelGate:
         classes = [str(_plain(c)) for c in self.model.classes_]
         return [dict(zip(classes, map(float, p), strict=True)) for p in method(self.frame(rows))]
 
-    @bentoml.api(route="/model_info")
+    @bentoml.api(route="/model_info")  # type: ignore[untyped-decorator]
     def model_info(self) -> dict[str, Any]:
         return {
             "name": self.name,

@@ -237,3 +237,49 @@ def test_an_override_reason_lets_production_skip_staging_and_is_recorded(
     tags = _client(registry).get_model_version("m", str(version)).tags
     assert tags[tag("production", "override_reason")] == "incident 42: staging is down"
     assert tag("staging", "verdict") not in tags
+
+
+def _cli(*args: str) -> int:
+    from pytest_modelgate.cli import main
+
+    return main(list(args))
+
+
+def test_the_cli_promotes_a_version_whose_report_passed_and_status_shows_it(
+    pytester, registry, bentoml_home, capsys
+):
+    (version,) = _model(registry)
+    _gates(pytester)
+    pytester.runpytest(*registry.args("m", version), "--gate-report", "report.json")
+    report = str(pytester.path / "report.json")
+    uri = ("--tracking-uri", registry.uri)
+    assert _cli("promote", "m", str(version), "staging", "--report", report, *uri,
+                "--bentofile", str(BENTOFILE)) == 0  # fmt: skip
+    assert _cli("status", "m", *uri) == 0
+    out = capsys.readouterr().out
+    assert f"promoted m v{version} to staging" in out
+    assert f"staging: v{version} since " in out
+    assert "evidence verified" in out
+    assert "production: not set" in out
+
+
+def test_the_cli_refuses_a_report_that_did_not_pass(pytester, registry, capsys):
+    (version,) = _model(registry)
+    _gates(pytester, "assert False")
+    pytester.runpytest(*registry.args("m", version), "--gate-report", "report.json")
+    report = str(pytester.path / "report.json")
+    code = _cli("promote", "m", str(version), "staging", "--report", report,
+                "--tracking-uri", registry.uri)  # fmt: skip
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "NOT promoted to staging: the gate report does not allow promotion" in err
+    assert "test_first_gate failed" in err
+    assert alias_version(_client(registry), "m", "staging") is None
+
+
+def test_rollback_without_a_previous_version_is_refused(registry, capsys):
+    (version,) = _model(registry)
+    registry.set_alias("m", "staging", version)
+    code = _cli("rollback", "staging", "--model-name", "m", "--tracking-uri", registry.uri)
+    assert code == 1
+    assert f"m v{version} was the first version staging pinned" in capsys.readouterr().err
