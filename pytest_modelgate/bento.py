@@ -22,6 +22,7 @@ from pathlib import Path
 BUILD_TIMEOUT_S = 300.0
 BENTO_PREFIX = "modelgate-"
 ARG_MODEL_TAG = "model_tag"
+ARG_INPUT_SCHEMA = "input_schema"
 LABEL_NAME = "registry-name"
 LABEL_VERSION = "registry-version"
 LABEL_RUN = "registry-run"
@@ -70,8 +71,11 @@ def child_env(tracking_uri: str) -> dict[str, str]:
     return env
 
 
-def build_bento(target: BentoTarget, tracking_uri: str, bentofile: Path) -> str:
-    """Import the model and build its bento in a child process; return the bento tag."""
+def build_bento(
+    target: BentoTarget, tracking_uri: str, bentofile: Path, input_schema: str | None = None
+) -> str:
+    """Import the model and build its bento in a child process; return the bento tag.
+    ``input_schema`` (an import path) is the pandera schema the service validates rows with."""
     if not bentofile.is_file():
         raise BentoError(f"no bentofile at {bentofile}: a promotion builds the bento from it")
     command = [
@@ -79,6 +83,8 @@ def build_bento(target: BentoTarget, tracking_uri: str, bentofile: Path) -> str:
         "--version", str(target.version), "--run-id", target.run_id,
         "--bentofile", str(bentofile),
     ]  # fmt: skip
+    if input_schema:
+        command += ["--input-schema", input_schema]
     try:
         done = subprocess.run(
             command,
@@ -133,7 +139,7 @@ def bento_exists(tag: str) -> bool:
     return True
 
 
-def run_bentoml_build(target: BentoTarget, bentofile: Path) -> None:
+def run_bentoml_build(target: BentoTarget, bentofile: Path, input_schema: str | None) -> None:
     name, version = target.bento_tag.split(":")
     labels = [arg for k, v in target.labels.items() for arg in ("--label", f"{k}={v}")]
     command = [
@@ -141,6 +147,8 @@ def run_bentoml_build(target: BentoTarget, bentofile: Path) -> None:
         "--version", version, "--arg", f"{ARG_MODEL_TAG}={target.model_tag}", *labels,
         "-o", "tag", "--do-not-track",
     ]  # fmt: skip
+    if input_schema:
+        command += ["--arg", f"{ARG_INPUT_SCHEMA}={input_schema}"]
     bentoml_cli = Path(sys.executable).with_name("bentoml")
     command[0] = str(bentoml_cli) if bentoml_cli.exists() else "bentoml"
     done = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -155,6 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--version", type=int, required=True)
     parser.add_argument("--run-id", required=True)
     parser.add_argument("--bentofile", type=Path, required=True)
+    parser.add_argument("--input-schema", default=None)
     args = parser.parse_args(argv)
     import mlflow
 
@@ -165,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         import_model(target)
         if not bento_exists(target.bento_tag):
-            run_bentoml_build(target, args.bentofile.resolve())
+            run_bentoml_build(target, args.bentofile.resolve(), args.input_schema)
     except BentoError as exc:
         print(str(exc), file=sys.stderr)
         return 1

@@ -160,7 +160,23 @@ def build_bento(request: PromotionRequest) -> str:
     from .bento import build_bento as build
 
     target = BentoTarget(request.name, request.version, request.run_id)
-    return build(target, request.tracking_uri, request.bentofile)
+    return build(target, request.tracking_uri, request.bentofile, input_schema(request.report))
+
+
+def input_schema(report: dict[str, Any]) -> str | None:
+    """The import path of the pandera schema the run's suite checked (``gates.schema.schema``),
+    so the service validates requests with the same contract; None for inline schemas."""
+    import yaml
+
+    for suite in report.get("data") or {}:
+        try:
+            document = yaml.safe_load(Path(suite).read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            continue
+        section = ((document or {}).get("gates") or {}).get("schema") or {}
+        if isinstance(section, dict) and isinstance(section.get("schema"), str):
+            return str(section["schema"])
+    return None
 
 
 class TagUndo:

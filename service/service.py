@@ -5,8 +5,9 @@ in). ``MODELGATE_ENV`` names the environment it serves; at start-up the service 
 registry (``MLFLOW_TRACKING_URI``) that the environment's alias pins this version and that the
 version carries passing gate evidence for it, and refuses to start otherwise.
 
-Rows are validated against a pydantic model built from the model's MLflow signature: a bad
-row gets a 400 naming the field and the reason.
+Rows are validated against a pydantic model built from the model's MLflow signature (types),
+then against the pandera input schema the schema gate checked (the ``input_schema`` bento
+argument, an import path): a bad row gets a 400 naming the field and the reason.
 """
 
 from __future__ import annotations
@@ -16,13 +17,19 @@ import logging
 import os
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import bentoml
 from bentoml.exceptions import BentoMLException
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 
-from pytest_modelgate.bento import ARG_MODEL_TAG, LABEL_NAME, LABEL_RUN, LABEL_VERSION
+from pytest_modelgate.bento import (
+    ARG_INPUT_SCHEMA,
+    ARG_MODEL_TAG,
+    LABEL_NAME,
+    LABEL_RUN,
+    LABEL_VERSION,
+)
 from pytest_modelgate.evidence import ENVIRONMENTS, EvidenceError, verify_evidence
 
 ENV_VAR = "MODELGATE_ENV"
@@ -49,8 +56,7 @@ class NotServable(BentoMLException):
 
 
 def model_tag() -> str:
-    args = bentoml.use_arguments()
-    tag = getattr(args, ARG_MODEL_TAG, None) or os.environ.get(ENV_MODEL_TAG)
+    tag = getattr(ARGS, ARG_MODEL_TAG, None) or os.environ.get(ENV_MODEL_TAG)
     if not tag:
         raise RuntimeError(
             f"no model to serve: build the bento with --arg {ARG_MODEL_TAG}=NAME:VERSION "
@@ -78,10 +84,47 @@ def row_model(mlflow_dir: Path) -> type[BaseModel] | None:
     return create_model("Row", __config__=config, **fields)
 
 
+def input_schema() -> Any:
+    """The schema gate's pandera schema named by the ``input_schema`` bento argument, or None."""
+    path = getattr(ARGS, ARG_INPUT_SCHEMA, None)
+    if not path:
+        return None
+    from pytest_modelgate.input_schema import as_schema, import_object
+
+    return as_schema(import_object(str(path)), f"bento argument {ARG_INPUT_SCHEMA}={path}")
+
+
+def check_rows(rows: list[Any]) -> list[Any]:
+    """Validate one request's rows with the pandera schema (before batching, so a bad request
+    never fails its batch neighbours); the error names row, column, check and value."""
+    if SCHEMA is None or not rows:
+        return rows
+    from pytest_modelgate.input_schema import validate
+
+    outcome = validate(SCHEMA, to_frame(rows))
+    if not outcome.passed:
+        cases = "; ".join(
+            f"row {c['index']}: column {c['column']} failed {c['check']} (value {c['value']!r})"
+            for c in outcome.first_cases
+        )
+        raise ValueError(f"{outcome.failures} schema failure(s): {cases}")
+    return rows
+
+
+def to_frame(rows: list[Any]) -> Any:
+    import pandas as pd
+
+    records = [r.model_dump(by_alias=True) if isinstance(r, BaseModel) else r for r in rows]
+    return pd.DataFrame.from_records(records)
+
+
+ARGS = bentoml.use_arguments()
 MODEL = bentoml.models.BentoModel(model_tag())
+SCHEMA = input_schema()
 Row: Any = row_model(Path(MODEL.stored.path) / MLFLOW_DIR) if MODEL.stored else None
 if Row is None:
     Row = dict[str, Any]
+Rows = Annotated[list[Row], AfterValidator(check_rows)]
 
 
 def refuse(message: str) -> NoReturn:
@@ -141,27 +184,21 @@ class ModelGate:
     def __is_ready__(self) -> bool:
         return bool(getattr(self, "ready", False))
 
-    def frame(self, rows: list[Any]) -> Any:
-        import pandas as pd
-
-        records = [r.model_dump(by_alias=True) if isinstance(r, BaseModel) else r for r in rows]
-        return pd.DataFrame.from_records(records)
-
     @bentoml.api(batchable=True, max_batch_size=256, max_latency_ms=200)  # type: ignore[untyped-decorator]
-    def predict(self, rows: list[Row]) -> list[Any]:
+    def predict(self, rows: Rows) -> list[Any]:
         if not rows:
             return []
-        return [_plain(v) for v in self.model.predict(self.frame(rows))]
+        return [_plain(v) for v in self.model.predict(to_frame(rows))]
 
     @bentoml.api(batchable=True, max_batch_size=256, max_latency_ms=200)  # type: ignore[untyped-decorator]
-    def predict_proba(self, rows: list[Row]) -> list[dict[str, float]]:
+    def predict_proba(self, rows: Rows) -> list[dict[str, float]]:
         method = getattr(self.model, "predict_proba", None)
         if method is None:
             raise NotServable(f"{self.name} v{self.version} gives no class probabilities")
         if not rows:
             return []
         classes = [str(_plain(c)) for c in self.model.classes_]
-        return [dict(zip(classes, map(float, p), strict=True)) for p in method(self.frame(rows))]
+        return [dict(zip(classes, map(float, p), strict=True)) for p in method(to_frame(rows))]
 
     @bentoml.api(route="/model_info")  # type: ignore[untyped-decorator]
     def model_info(self) -> dict[str, Any]:

@@ -283,3 +283,11 @@ def test_rollback_without_a_previous_version_is_refused(registry, capsys):
     code = _cli("rollback", "staging", "--model-name", "m", "--tracking-uri", registry.uri)
     assert code == 1
     assert f"m v{version} was the first version staging pinned" in capsys.readouterr().err
+
+
+def test_the_bento_takes_the_input_schema_the_suite_checked():
+    from pytest_modelgate.promotion import input_schema
+
+    report = {"data": {str(REPO / "gates" / "iris.yaml"): {"sha256": "0" * 64}}}
+    assert input_schema(report) == "pytest_modelgate.reference.schemas:IrisInput"
+    assert input_schema({"data": {}}) is None
