@@ -12,6 +12,7 @@ Suite section::
         f1_macro: {min: 0.9, max_drop: 0.02}
         log_loss: {max: 0.5}
         recall_weighted: {metric: recall_score, params: {average: weighted}, min: 0.8}
+      slices: {columns: [sex], metrics: [f1_macro]}  # accuracy[f1_macro@sex=female]; slices.py
 
 Each metric is an item ``accuracy[NAME]``; with ``max_drop`` a second item
 ``accuracy[NAME-vs-champion]`` runs a paired non-inferiority test on the same rows.
@@ -44,6 +45,7 @@ _SECTION_KEYS = {
     "on_missing_champion",
     "metrics",
     "required",
+    "slices",
 }
 _METRIC_KEYS = {"metric", "params", "min", "max", "max_drop"}
 
@@ -79,11 +81,18 @@ class AccuracyGate:
         if not metrics.mapping().keys():
             raise metrics.error("expected at least one metric")
         checks: list[Check] = []
+        gates = []
         for label, entry in metrics.items():
             gate = _parse_metric(label, entry, policy, suite)
+            gates.append(gate)
             checks.append(Check(GATE, label, gate_threshold(gate), required))
             if gate.max_drop is not None:
                 checks.append(Check(GATE, f"{label}-vs-champion", gate_champion(gate), required))
+        slices = node.get("slices")
+        if slices is not None:
+            from .accuracy_slices import accuracy_slice_checks
+
+            checks += accuracy_slice_checks(slices, gates, policy, suite, required)
         return checks
 
 

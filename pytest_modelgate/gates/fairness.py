@@ -183,6 +183,8 @@ def _parse_metric(
         child = node.get(key)
         return None if child is None else child.as_number()
 
+    allowed: tuple[str, ...]
+    forbidden: tuple[str, ...]
     if node.has("metric"):
         if node.has("measure"):
             raise node.error("expected one of 'measure' (fairlearn) or 'metric' (a floor)")
