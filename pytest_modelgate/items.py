@@ -55,7 +55,7 @@ class GateItem(pytest.Item):
         gate_session = _gate_session(self.config)
         result = self.check.run(gate_session)
         gate_session.record_result(self.nodeid, result)
-        self.user_properties.extend(_properties(result))
+        self.user_properties.extend(_properties(self.check, result))
         if not result.passed:
             raise GateFailed(result)
         self.add_report_section("call", "gate", format_result(self.check, result))
@@ -78,12 +78,24 @@ def _gate_session(config: pytest.Config) -> GateSession:
     return config.stash[SESSION_KEY]
 
 
-def _properties(result: GateResult) -> list[tuple[str, object]]:
-    props: list[tuple[str, object]] = [("metric", result.metric), ("passed", result.passed)]
+def _properties(check: Check, result: GateResult) -> list[tuple[str, object]]:
+    """The item's figures as JUnit properties, so CI systems show them beside the test."""
+    from .summary import champion_delta
+
+    props: list[tuple[str, object]] = [
+        ("gate", check.gate),
+        ("required", check.required),
+        ("metric", result.metric),
+        ("passed", result.passed),
+        ("decided_on", result.decided_on),
+    ]
     for key in ("value", "low", "high", "champion_value", "champion_version", "rows"):
         value = getattr(result, key)
         if value is not None:
             props.append((key, value))
+    delta = champion_delta(result.metric, result.value, result.champion_value)
+    if delta is not None:
+        props.append(("champion_delta", delta))
     props.extend((f"threshold_{k}", v) for k, v in result.threshold.items())
     return props
 

@@ -49,6 +49,7 @@ class GateSession:
         self._kinds: dict[str, GateKind] | None = None
         self._data: dict[Suite, Dataset] = {}
         self.interrupted = False
+        self.output_lines: list[str] = []
         config.stash[SESSION_KEY] = self
 
     # -- what checks and fixtures ask for --------------------------------------------------
@@ -231,12 +232,13 @@ class GateSession:
         from .report import summary_lines
 
         terminalreporter.section("model gates")
-        for line in summary_lines(self):
+        for line in summary_lines(self) + self.output_lines:
             terminalreporter.write_line(line)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         from .report import build_report, write_report
+        from .report_outputs import write_outputs
 
         if exitstatus == pytest.ExitCode.INTERRUPTED:
             self.interrupted = True
@@ -251,6 +253,7 @@ class GateSession:
         self.report = report
         if self.settings.gate_report is not None:
             write_report(self.settings.gate_report, report)
+        self.output_lines = write_outputs(self, report)
 
     # -- internals -------------------------------------------------------------------------
 

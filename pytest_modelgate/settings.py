@@ -20,11 +20,15 @@ ENV_MODEL_ALIAS = "MODELGATE_MODEL_ALIAS"
 ENV_TRACKING_URI = "MLFLOW_TRACKING_URI"
 ENV_GATE_REPORT = "MODELGATE_GATE_REPORT"
 ENV_BENTOFILE = "MODELGATE_BENTOFILE"
+ENV_GATE_SUMMARY = "MODELGATE_GATE_SUMMARY"
+ENV_GATE_HTML = "MODELGATE_GATE_HTML"
 
 INI_TRACKING_URI = "modelgate_tracking_uri"
 INI_GATE_REPORT = "modelgate_gate_report"
 INI_CHAMPION_ALIAS = "modelgate_champion_alias"
 INI_BENTOFILE = "modelgate_bentofile"
+INI_GATE_SUMMARY = "modelgate_gate_summary"
+INI_GATE_HTML = "modelgate_gate_html"
 
 DEFAULT_REGISTRY_DIR = ".modelgate"
 DEFAULT_REGISTRY_FILE = "registry.db"
@@ -57,6 +61,8 @@ class Settings:
     promote: str | None = None
     promote_reason: str | None = None
     bentofile: Path | None = None
+    gate_summary: Path | None = None
+    gate_html: Path | None = None
 
     @property
     def active(self) -> bool:
@@ -98,6 +104,18 @@ def add_options(parser: pytest.Parser) -> None:
         "--gate-report", default=None, help=f"write the JSON gate report here [{ENV_GATE_REPORT}]"
     )
     group.addoption(
+        "--gate-summary",
+        default=None,
+        help=f"write the markdown gate summary here (also appended to $GITHUB_STEP_SUMMARY "
+        f"when set) [{ENV_GATE_SUMMARY}, ini {INI_GATE_SUMMARY}]",
+    )
+    group.addoption(
+        "--gate-html",
+        default=None,
+        help=f"write the HTML gate report with plots here and log it to the candidate's run "
+        f"[{ENV_GATE_HTML}, ini {INI_GATE_HTML}]",
+    )
+    group.addoption(
         "--promote",
         default=None,
         metavar="ENV",
@@ -118,6 +136,8 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini(INI_TRACKING_URI, "MLflow tracking/registry URI for model gates", default="")
     parser.addini(INI_GATE_REPORT, "path of the JSON gate report", default="")
     parser.addini(INI_BENTOFILE, "bentofile a promotion builds from", default="")
+    parser.addini(INI_GATE_SUMMARY, "path of the markdown gate summary", default="")
+    parser.addini(INI_GATE_HTML, "path of the HTML gate report", default="")
     parser.addini(
         INI_CHAMPION_ALIAS,
         "registry alias whose version is the champion",
@@ -146,7 +166,18 @@ def resolve_settings(config: pytest.Config) -> Settings:
         champion_alias=_alias(champion) if champion else DEFAULT_CHAMPION_ALIAS,
         rootpath=rootpath,
         **_promotion(config, name),
+        **_outputs(config, rootpath),
     )
+
+
+def _outputs(config: pytest.Config, rootpath: Path) -> dict[str, Any]:
+    """Where the markdown summary and the HTML report go (each optional)."""
+    summary = _pick(config, "--gate-summary", ENV_GATE_SUMMARY, INI_GATE_SUMMARY)
+    html = _pick(config, "--gate-html", ENV_GATE_HTML, INI_GATE_HTML)
+    return {
+        "gate_summary": _report_path(summary, rootpath, "gate summary") if summary else None,
+        "gate_html": _report_path(html, rootpath, "HTML gate report") if html else None,
+    }
 
 
 def _promotion(config: pytest.Config, name: Value | None) -> dict[str, Any]:
@@ -281,11 +312,11 @@ def _check_sqlite_dir(uri: str, value: Value) -> None:
         )
 
 
-def _report_path(value: Value, rootpath: Path) -> Path:
+def _report_path(value: Value, rootpath: Path, what: str = "gate report") -> Path:
     path = Path(value.raw.strip())
     path = path if path.is_absolute() else Path.cwd() / path
     if path.is_dir():
         raise pytest.UsageError(
-            f"Invalid gate report path {value.raw!r} from {value.where}: it is a directory"
+            f"Invalid {what} path {value.raw!r} from {value.where}: it is a directory"
         )
     return path
