@@ -118,6 +118,9 @@ def test_each_environment_answers_with_the_version_its_alias_pins(world: World) 
     ):
         assert _answer(world, staging) == (v2, ROW["b"])
         assert _answer(world, production) == (v1, ROW["a"])
+        status, body = post(f"{production}/predict_proba", {"rows": [{"a": 1.0}]})
+        assert status == 200, body
+        assert body[0]["1"] > body[0]["0"]
         status, body = post(f"{staging}/predict", {"rows": [{"b": "zero"}]})
         assert status == 400
         assert body["detail"][0]["loc"][-1] == "b", body
