@@ -81,6 +81,17 @@ def test_a_gate_that_did_not_pass_blocks_promotion(pytester, registry, first, ou
     assert alias_version(_client(registry), "m", "staging") is None
 
 
+def test_an_interrupted_run_does_not_promote(pytester, registry):
+    (version,) = _model(registry)
+    _gates(pytester, "raise KeyboardInterrupt")
+    # in a child process: an in-process run hands the interrupt on to this test
+    result = pytester.runpytest_subprocess(*registry.args("m", version), "--promote", "staging")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    _refused(result, "staging", "not every required gate ran and passed:")
+    result.stdout.fnmatch_lines(["*the run was interrupted*"])
+    assert alias_version(_client(registry), "m", "staging") is None
+
+
 def test_gates_deselected_with_k_block_promotion_even_though_the_rest_passed(pytester, registry):
     (version,) = _model(registry)
     _gates(pytester)
