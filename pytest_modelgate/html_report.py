@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 from html import escape
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .summary import COLUMNS, headline, rows
@@ -31,7 +32,7 @@ td.note { width: 30%; white-space: pre-wrap; font-size: 11px; color: #57606a; }
 figure { margin: 0; } figure img { width: 100%; border: 1px solid #d0d7de; }
 figcaption { font-size: 12px; color: #57606a; }
 dl { display: grid; grid-template-columns: max-content auto; gap: 2px 12px; font-size: 13px; }
-dt { font-weight: 600; }
+dt { font-weight: 600; } dd { margin: 0; overflow-wrap: anywhere; }
 """
 NOTE_CHARS = 600
 
@@ -83,8 +84,8 @@ def _facts(report: dict[str, Any]) -> str:
         ),
         "registry": report.get("tracking_uri") or "-",
     }
-    for source, data in (report.get("data") or {}).items():
-        facts[f"data ({source})"] = (
+    for suite, data in (report.get("data") or {}).items():
+        facts[f"data of {Path(suite).name}"] = (
             f"{data['source']}, {data['rows']} rows, sha256 {data['sha256']}"
         )
     facts["generated"] = (

@@ -1,4 +1,5 @@
-"""A real ``mlflow server`` on 127.0.0.1 for end-to-end tests, started and stopped by them."""
+"""A real ``mlflow server`` on 127.0.0.1, started and stopped by its user: the CI gate run
+when no shared tracking server is configured, and the end-to-end tests."""
 
 from __future__ import annotations
 

@@ -212,7 +212,8 @@ def calibration_plot(curves: list[CalibrationCurve], source: str, rows: int) -> 
     ax.set_ylim(0, 1)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
-    figure.suptitle(f"Calibration of the candidate on {source} ({rows} rows)", fontsize=10)
+    name = source.replace("\\", "/").rsplit("/", 1)[-1]  # a file's name, not its whole path
+    figure.suptitle(f"Calibration of the candidate on {name} ({rows} rows)", fontsize=10)
     return Plot(
         f"Calibration: {source}",
         "Predicted probability against the observed frequency, one-vs-rest per class, in equal "

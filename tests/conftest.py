@@ -56,6 +56,12 @@ def _no_leaked_tracking_uri(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name)
 
 
+@pytest.fixture(autouse=True)
+def _no_job_summary(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Gate runs inside the tests must not append to a CI job's own summary."""
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+
+
 @pytest.fixture
 def registry(tmp_path_factory: pytest.TempPathFactory) -> ScratchRegistry:
     return ScratchRegistry(tmp_path_factory.mktemp("registry"))
