@@ -118,7 +118,7 @@ def train_reference(
     dataset, features, factory = REFERENCE_MODELS[name]
     frame = datasets.load(dataset, "train")
     target = datasets.target_of(dataset)
-    X = frame[features] if features else frame.drop(columns=[target])  # noqa: N806
+    X = frame[features] if features else frame.drop(columns=[target])
     estimator = factory().fit(X, frame[target])
     return log_and_register(
         estimator,
