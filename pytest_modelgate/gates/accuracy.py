@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from ..metrics import MetricError, MetricSpec, resolve_metric, score_input
 from ..suite_file import Node
-from .base import Check, GateContext, GateResult
+from .base import Check, GateContext, GateResult, gate_required
 
 if TYPE_CHECKING:
     import numpy as np
@@ -76,7 +76,7 @@ class AccuracyGate:
     def checks(self, node: Node, suite: Suite) -> Sequence[Check]:
         node.mapping().only(_SECTION_KEYS)
         policy = parse_policy(node)
-        required = node.value_or("required", Node.as_bool, True)
+        required = gate_required(node)
         metrics = node.require("metrics")
         if not metrics.mapping().keys():
             raise metrics.error("expected at least one metric")

@@ -106,3 +106,8 @@ class GateKind(Protocol):
     name: str
 
     def checks(self, node: Node, suite: Suite) -> Sequence[Check]: ...
+
+
+def gate_required(node: Node) -> bool:
+    """A gate section's ``required: false`` makes its items advisory (they never block)."""
+    return node.value_or("required", lambda n: n.as_bool(), True)

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..metrics import MetricError, MetricSpec, resolve_metric
 from .accuracy import Policy, parse_policy
-from .base import Check
+from .base import Check, gate_required
 
 if TYPE_CHECKING:
     from ..suite import Suite
@@ -122,7 +122,7 @@ class FairnessGate:
             )
         policy = _parse_policy(node)
         groupings = _parse_by(node.get("by"), suite)
-        required = node.get("required").as_bool() if node.has("required") else True  # type: ignore[union-attr]
+        required = gate_required(node)
         metrics = node.require("metrics")
         if not metrics.mapping().keys():
             raise metrics.error("expected at least one metric")

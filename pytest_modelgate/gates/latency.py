@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .base import Check, GateContext, GateResult
+from .base import Check, GateContext, GateResult, gate_required
 
 if TYPE_CHECKING:
     from ..datasets import Dataset
@@ -85,7 +85,7 @@ class LatencyGate:
     def checks(self, node: Node, suite: Suite) -> Sequence[Check]:
         node.mapping().only(_SECTION_KEYS)
         spec = parse_spec(node, suite)
-        required = node.require("required").as_bool() if node.has("required") else True
+        required = gate_required(node)
         checks = [
             Check(GATE, f"batch-{b.size}", functools.partial(check_batch, spec, b), required)
             for b in spec.batches

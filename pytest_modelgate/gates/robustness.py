@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .base import Check, GateContext, GateResult
+from .base import Check, GateContext, GateResult, gate_required
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -90,7 +90,7 @@ class RobustnessGate:
     def checks(self, node: Node, suite: Suite) -> Sequence[Check]:
         node.mapping().only(_SECTION_KEYS)
         spec = parse_spec(node, suite)
-        required = node.require("required").as_bool() if node.has("required") else True
+        required = gate_required(node)
 
         def check(name: str, run: Callable[..., GateResult], *args: Any) -> Check:
             return Check(GATE, name, functools.partial(run, spec, *args), required)

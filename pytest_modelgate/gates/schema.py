@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..input_schema import InputSchemaError, as_schema, import_object, mlflow_type
-from .base import Check, GateContext, GateResult
+from .base import Check, GateContext, GateResult, gate_required
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -61,7 +61,7 @@ class SchemaGate:
     def checks(self, node: Node, suite: Suite) -> Sequence[Check]:
         node.mapping().only(_SECTION_KEYS)
         spec = parse_spec(node, suite)
-        required = node.require("required").as_bool() if node.has("required") else True
+        required = gate_required(node)
         return [
             Check(GATE, "signature", functools.partial(check_signature, spec), required),
             Check(GATE, "eval-data", functools.partial(check_eval_data, spec), required),
