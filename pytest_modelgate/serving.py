@@ -55,6 +55,35 @@ def served(
             stop(process)
 
 
+@contextmanager
+def served_bento(
+    bento: str,
+    log: Path,
+    *,
+    env: str = "candidate",
+    extra_env: dict[str, str] | None = None,
+    startup_s: float = STARTUP_S,
+) -> Iterator[tuple[str, int]]:
+    """Yield (base URL, server pid) of ``bentoml serve BENTO`` on a free loopback port; the
+    server runs in its own process group and is stopped by that group's id on exit."""
+    port = free_port()
+    bentoml = Path(sys.executable).with_name("bentoml")
+    command = [str(bentoml) if bentoml.exists() else "bentoml", "serve", bento]
+    command += ["--host", "127.0.0.1", "--port", str(port)]
+    child = dict(os.environ, MODELGATE_ENV=env, **(extra_env or {}))
+    child.setdefault("BENTOML_DO_NOT_TRACK", "True")
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command, env=child, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_ready(url, process, log, startup_s)
+            yield url, process.pid
+        finally:
+            stop(process)
+
+
 def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, startup_s: float) -> None:
     deadline = time.monotonic() + startup_s
     while time.monotonic() < deadline:

@@ -1,0 +1,15 @@
+"""The model the comparison apps serve: MODEL_DIR names a local MLflow sklearn model."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import mlflow.sklearn
+import pandas as pd
+
+MODEL = mlflow.sklearn.load_model(os.environ["MODEL_DIR"])
+
+
+def predict(rows: list[dict[str, Any]]) -> list[Any]:
+    return [v.item() for v in MODEL.predict(pd.DataFrame.from_records(rows))]
