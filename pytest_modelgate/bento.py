@@ -15,9 +15,11 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 BUILD_TIMEOUT_S = 300.0
 BENTO_PREFIX = "modelgate-"
@@ -26,6 +28,7 @@ ARG_INPUT_SCHEMA = "input_schema"
 LABEL_NAME = "registry-name"
 LABEL_VERSION = "registry-version"
 LABEL_RUN = "registry-run"
+META_DRIFT = "drift_reference"  # JSON of the reference profile (pytest_modelgate.drift)
 
 
 class BentoError(Exception):
@@ -72,12 +75,33 @@ def child_env(tracking_uri: str) -> dict[str, str]:
 
 
 def build_bento(
-    target: BentoTarget, tracking_uri: str, bentofile: Path, input_schema: str | None = None
+    target: BentoTarget,
+    tracking_uri: str,
+    bentofile: Path,
+    input_schema: str | None = None,
+    drift_reference: dict[str, Any] | None = None,
 ) -> str:
     """Import the model and build its bento in a child process; return the bento tag.
-    ``input_schema`` (an import path) is the pandera schema the service validates rows with."""
+    ``input_schema`` (an import path) is the pandera schema the service validates rows with;
+    ``drift_reference`` the feature profile its drift is measured against."""
     if not bentofile.is_file():
         raise BentoError(f"no bentofile at {bentofile}: a promotion builds the bento from it")
+    with tempfile.TemporaryDirectory(prefix="modelgate-bento-") as tmp:
+        extra = []
+        if drift_reference is not None:
+            path = Path(tmp) / "drift-reference.json"
+            path.write_text(json.dumps(drift_reference), encoding="utf-8")
+            extra = ["--drift-reference", str(path)]
+        return _build(target, tracking_uri, bentofile, input_schema, extra)
+
+
+def _build(
+    target: BentoTarget,
+    tracking_uri: str,
+    bentofile: Path,
+    input_schema: str | None,
+    extra: list[str],
+) -> str:
     command = [
         sys.executable, "-m", "pytest_modelgate.bento", "--name", target.name,
         "--version", str(target.version), "--run-id", target.run_id,
@@ -85,6 +109,7 @@ def build_bento(
     ]  # fmt: skip
     if input_schema:
         command += ["--input-schema", input_schema]
+    command += extra
     try:
         done = subprocess.run(
             command,
@@ -106,7 +131,7 @@ def build_bento(
 # -- the child process ----------------------------------------------------------------------
 
 
-def import_model(target: BentoTarget) -> str:
+def import_model(target: BentoTarget, drift_reference: Path | None = None) -> str:
     """The exact registry version in the BentoML store; an existing import is reused only if
     its labels name the same version and run."""
     import bentoml
@@ -124,7 +149,10 @@ def import_model(target: BentoTarget) -> str:
             )
         return target.model_tag
     model_uri = f"models:/{target.name}/{target.version}"
-    bentoml.mlflow.import_model(target.model_tag, model_uri, labels=target.labels)
+    metadata = {META_DRIFT: drift_reference.read_text(encoding="utf-8")} if drift_reference else {}
+    bentoml.mlflow.import_model(
+        target.model_tag, model_uri, labels=target.labels, metadata=metadata
+    )
     return target.model_tag
 
 
@@ -164,6 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--run-id", required=True)
     parser.add_argument("--bentofile", type=Path, required=True)
     parser.add_argument("--input-schema", default=None)
+    parser.add_argument("--drift-reference", type=Path, default=None)
     args = parser.parse_args(argv)
     import mlflow
 
@@ -172,7 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     mlflow.set_registry_uri(uri)
     target = BentoTarget(args.name, args.version, args.run_id)
     try:
-        import_model(target)
+        import_model(target, args.drift_reference)
         if not bento_exists(target.bento_tag):
             run_bentoml_build(target, args.bentofile.resolve(), args.input_schema)
     except BentoError as exc:
