@@ -12,6 +12,7 @@ def builtin_kinds() -> dict[str, GateKind]:
     from .accuracy import AccuracyGate
     from .fairness import FairnessGate
     from .latency import LatencyGate
+    from .load import LoadGate
     from .robustness import RobustnessGate
     from .schema import SchemaGate
 
@@ -21,5 +22,6 @@ def builtin_kinds() -> dict[str, GateKind]:
         LatencyGate(),
         RobustnessGate(),
         FairnessGate(),
+        LoadGate(),
     ]
     return {kind.name: kind for kind in kinds}

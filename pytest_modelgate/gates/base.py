@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 
     from ..datasets import Dataset
     from ..predictions import ModelHandle
+    from ..settings import Settings
     from ..suite import Suite
     from ..suite_file import Node
 
@@ -33,6 +34,12 @@ class GateContext(Protocol):
     def artifact_dir(self) -> Path: ...
 
     def log_artifact(self, path: Path, artifact_path: str) -> str: ...
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def suites(self) -> dict[Path, Suite]: ...
 
 
 @dataclass

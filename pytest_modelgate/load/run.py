@@ -1,0 +1,119 @@
+"""Run locust headless against a URL in its own process group, and read its summary.
+
+Locust writes ``PREFIX_stats.csv``; its ``Aggregated`` row holds the request and failure
+counts, the response-time percentiles (ms) and the request rate the load gate decides on.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+ENV_ROWS = "MODELGATE_LOAD_ROWS"
+ENV_BATCH = "MODELGATE_LOAD_BATCH"
+GRACE_S = 60.0  # locust start-up and shutdown on a busy machine, beyond the run time
+# Aggregated-row columns kept, as they are named in the report
+STATS = {
+    "requests": "Request Count",
+    "failures": "Failure Count",
+    "rps": "Requests/s",
+    "median_ms": "Median Response Time",
+    "mean_ms": "Average Response Time",
+    "max_ms": "Max Response Time",
+    "p50_ms": "50%",
+    "p90_ms": "90%",
+    "p95_ms": "95%",
+    "p99_ms": "99%",
+}
+
+
+class LoadError(Exception):
+    """Locust did not produce a summary (its output tail says why)."""
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    users: int
+    spawn_rate: float
+    run_time_s: float
+    batch: int = 1
+
+    @property
+    def timeout_s(self) -> float:
+        return self.run_time_s + GRACE_S
+
+
+def locust_command(url: str, prefix: Path, plan: LoadPlan) -> list[str]:
+    locust = Path(sys.executable).with_name("locust")
+    return [
+        str(locust) if locust.exists() else "locust", "-f", str(LOCUSTFILE), "--headless",
+        "-u", str(plan.users), "-r", f"{plan.spawn_rate:g}", "--run-time",
+        f"{max(1, round(plan.run_time_s))}s", "--host", url, "--csv", str(prefix),
+        "--only-summary", "--loglevel", "WARNING", "--stop-timeout", "2",
+    ]  # fmt: skip
+
+
+def run_locust(url: str, rows: Path, plan: LoadPlan, workdir: Path) -> dict[str, Any]:
+    """The Aggregated stats of a headless run; locust is stopped by its group whatever happens."""
+    prefix = workdir / "locust"
+    env = dict(os.environ, **{ENV_ROWS: str(rows), ENV_BATCH: str(plan.batch)})
+    log = workdir / "locust.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            locust_command(url, prefix, plan),
+            env=env,
+            cwd=workdir,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            process.wait(timeout=plan.timeout_s)
+        except subprocess.TimeoutExpired:
+            raise LoadError(
+                f"locust did not finish within {plan.timeout_s:.0f}s:\n{tail(log)}"
+            ) from None
+        finally:
+            kill_group(process)
+    stats = Path(f"{prefix}_stats.csv")
+    if not stats.is_file():
+        raise LoadError(f"locust exited with {process.returncode} and no stats:\n{tail(log)}")
+    return {**read_aggregated(stats), "exit_code": process.returncode}
+
+
+def read_aggregated(path: Path) -> dict[str, Any]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = [r for r in csv.DictReader(handle) if r.get("Name") == "Aggregated"]
+    if not rows:
+        raise LoadError(f"{path} has no Aggregated row")
+    return {key: _number(rows[0].get(column)) for key, column in STATS.items()}
+
+
+def _number(text: str | None) -> float | None:
+    """Locust writes 'N/A' for a percentile of no requests."""
+    try:
+        return float(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def kill_group(process: subprocess.Popen[bytes]) -> None:
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    with suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=10)
+
+
+def tail(log: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
