@@ -77,8 +77,8 @@ def bootstrap_distribution(
     """The point value and the metric on every resample (NaN where undefined)."""
     table = _table(y_true, y_pred)
     point = _weighted(metric, table, 0, 1, table.counts)
-    values = np.array(
-        [_weighted(metric, table, 0, 1, w) for w in _weights(table, resamples, seed)], dtype=float
+    values = np.concatenate(
+        [_scores(metric, table, 0, 1, w) for w in _weight_chunks(table, resamples, seed)]
     )
     return point, values
 
@@ -96,11 +96,15 @@ def bootstrap_paired_difference(
     """Interval of ``metric(candidate) - metric(champion)`` on the same resampled rows."""
     table = _table(y_true, candidate, champion)
 
-    def difference(weights: np.ndarray) -> float:
-        return _weighted(metric, table, 0, 1, weights) - _weighted(metric, table, 0, 2, weights)
-
-    point = difference(table.counts)
-    values = np.array([difference(w) for w in _weights(table, resamples, seed)], dtype=float)
+    point = _weighted(metric, table, 0, 1, table.counts) - _weighted(
+        metric, table, 0, 2, table.counts
+    )
+    values = np.concatenate(
+        [
+            _scores(metric, table, 0, 1, w) - _scores(metric, table, 0, 2, w)
+            for w in _weight_chunks(table, resamples, seed)
+        ]
+    )
     return _estimate(point, values, confidence, resamples)
 
 
@@ -138,6 +142,12 @@ def _table(*arrays: np.ndarray) -> _Table:
 
 def _weights(table: _Table, resamples: int, seed: int) -> Iterator[np.ndarray]:
     """Bootstrap weights for each resample, one row of counts per resample."""
+    for chunk in _weight_chunks(table, resamples, seed):
+        yield from chunk
+
+
+def _weight_chunks(table: _Table, resamples: int, seed: int) -> Iterator[np.ndarray]:
+    """Bootstrap weights in bounded chunks: resamples x table rows of counts."""
     rng = np.random.default_rng(seed)
     n = int(table.counts.sum())
     probabilities = table.counts / n
@@ -145,12 +155,27 @@ def _weights(table: _Table, resamples: int, seed: int) -> Iterator[np.ndarray]:
     drawn = 0
     while drawn < resamples:
         size = min(chunk, resamples - drawn)
-        yield from rng.multinomial(n, probabilities, size=size)
+        yield rng.multinomial(n, probabilities, size=size)
         drawn += size
+
+
+def _scores(metric: Metric, table: _Table, truth: int, pred: int, chunk: np.ndarray) -> np.ndarray:
+    """The metric on each resample of a chunk: all at once when the metric allows it."""
+    if table.compressed:
+        from .confusion_metrics import batch_scores
+
+        batch = batch_scores(metric, table.columns[truth], table.columns[pred], chunk)
+        if batch is not None:
+            return batch.astype(float)
+    return np.array([_weighted(metric, table, truth, pred, w) for w in chunk], dtype=float)
 
 
 def _weighted(metric: Metric, table: _Table, truth: int, pred: int, weights: np.ndarray) -> float:
     y_true, y_pred = table.columns[truth], table.columns[pred]
+    if table.compressed:
+        # pairs a resample did not draw are absent from it, as they are from a row resample
+        drawn = weights > 0
+        y_true, y_pred, weights = y_true[drawn], y_pred[drawn], weights[drawn]
     with warnings.catch_warnings():
         # a resample may miss a class entirely; the metric is then undefined, not an error
         warnings.simplefilter("ignore")
