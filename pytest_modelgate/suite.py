@@ -53,7 +53,7 @@ def load_suite(path: Path, kinds: Mapping[str, GateKind]) -> Suite:
     suite = Suite(
         path=path,
         model=root.require("model").as_str(),
-        data=_data_spec(root.require("data")),
+        data=data_spec(root.require("data")),
         target=root.require("target").as_str(),
         features=root.value_or("features", Node.as_str_list, None),
         sensitive=root.value_or("sensitive", Node.as_str_list, ()),
@@ -70,7 +70,8 @@ def load_suite(path: Path, kinds: Mapping[str, GateKind]) -> Suite:
     return dataclasses.replace(suite, checks=tuple(checks))
 
 
-def _data_spec(node: Node) -> DataSpec:
+def data_spec(node: Node) -> DataSpec:
+    """A ``{path: ...}`` or ``{reference: ..., split: ...}`` mapping (relative to the suite)."""
     from .reference import datasets as reference
 
     node.mapping().only(_DATA_KEYS)

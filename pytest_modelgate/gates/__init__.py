@@ -10,6 +10,7 @@ if TYPE_CHECKING:
 
 def builtin_kinds() -> dict[str, GateKind]:
     from .accuracy import AccuracyGate
+    from .drift import DriftGate
     from .fairness import FairnessGate
     from .latency import LatencyGate
     from .load import LoadGate
@@ -23,5 +24,6 @@ def builtin_kinds() -> dict[str, GateKind]:
         RobustnessGate(),
         FairnessGate(),
         LoadGate(),
+        DriftGate(),
     ]
     return {kind.name: kind for kind in kinds}
