@@ -23,7 +23,7 @@ _ZERO_DIVISION = {"warn": 0.0, 0: 0.0, 1: 1.0}
 def batch_scores(
     metric: Any, y_true: np.ndarray, y_pred: np.ndarray, weights: np.ndarray
 ) -> np.ndarray | None:
-    """``metric`` on every row of ``weights`` (resamples x distinct pairs), or None."""
+    """``metric`` on every row of ``weights`` (resamples x rows of the pair arrays), or None."""
     func = getattr(metric, "func", metric)
     kwargs = dict(getattr(metric, "keywords", None) or {})
     scorer = _SUPPORTED.get(getattr(func, "__name__", ""))
@@ -31,11 +31,11 @@ def batch_scores(
         return None
     labels, codes = np.unique(np.concatenate([y_true, y_pred]), return_inverse=True)
     k = len(labels)
-    t, p = codes[: len(y_true)], codes[len(y_true) :]
-    if len(np.unique(t * k + p)) != len(t):
-        return None  # not a table of distinct pairs
+    pairs, slot = np.unique(codes[: len(y_true)] * k + codes[len(y_true) :], return_inverse=True)
     matrices = np.zeros((weights.shape[0], k, k))
-    matrices[:, t, p] = weights
+    per_pair = np.zeros((len(pairs), weights.shape[0]))
+    np.add.at(per_pair, slot, weights.T)  # rows repeating a pair add up
+    matrices[:, pairs // k, pairs % k] = per_pair.T
     result: np.ndarray | None = scorer(matrices, labels, kwargs)
     return result
 

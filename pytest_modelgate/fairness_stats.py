@@ -12,7 +12,6 @@ the point values come from ``MetricFrame``.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import warnings
 from collections.abc import Callable
@@ -126,10 +125,49 @@ class Resampler:
         """Per model: its values on every resample (resamples x components x groups)."""
         index = self._index(components)
         draws: list[list[np.ndarray]] = [[] for _ in range(self.models)]
-        for weights in stats.resample_counts(self.table, resamples, seed):
+        for chunk in stats._weight_chunks(self.table, resamples, seed):
             for m in range(self.models):
-                draws[m].append(self._once(components, index, m, weights))
-        return [np.array(d) for d in draws]
+                draws[m].append(self._chunk(components, index, m, chunk))
+        return [np.concatenate(d) for d in draws]
+
+    def _chunk(
+        self,
+        components: tuple[Component, ...],
+        index: list[list[np.ndarray]],
+        model: int,
+        chunk: np.ndarray,
+    ) -> np.ndarray:
+        """resamples x components x groups for one chunk: batched where the metric allows."""
+        from .confusion_metrics import batch_scores
+
+        truth, pred = self.table.columns[1], self.table.columns[2 + model]
+        out = np.full((len(chunk), len(components), len(self.groups.labels)), np.nan)
+        for c, component in enumerate(components):
+            for g, rows in enumerate(index[c]):
+                weights = chunk[:, rows]
+                drawn = weights.sum(axis=1) > 0
+                batch = _batch_rate(component, pred[rows], weights)
+                if batch is None:
+                    batch = batch_scores(component.resampled, truth[rows], pred[rows], weights)
+                if batch is None:
+                    batch = np.array(
+                        [self._one(component, truth[rows], pred[rows], w) for w in weights]
+                    )
+                out[:, c, g] = np.where(drawn, batch, np.nan)
+        return out
+
+    @staticmethod
+    def _one(
+        component: Component, truth: np.ndarray, pred: np.ndarray, weights: np.ndarray
+    ) -> float:
+        if weights.sum() == 0:
+            return float("nan")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                return float(component.resampled(truth, pred, sample_weight=weights))
+            except ValueError:
+                return float("nan")
 
     def _index(self, components: tuple[Component, ...]) -> list[list[np.ndarray]]:
         code, truth = self.table.columns[0], self.table.columns[1]
@@ -141,27 +179,6 @@ class Resampler:
             elif component.condition == "negative":
                 keep = truth != self.pos_label
             out.append([np.flatnonzero(keep & (code == g)) for g in range(len(self.groups.labels))])
-        return out
-
-    def _once(
-        self,
-        components: tuple[Component, ...],
-        index: list[list[np.ndarray]],
-        model: int,
-        weights: np.ndarray,
-    ) -> np.ndarray:
-        truth, pred = self.table.columns[1], self.table.columns[2 + model]
-        out = np.full((len(components), len(self.groups.labels)), np.nan)
-        with warnings.catch_warnings():
-            # a resample may leave a group with one class; the value is then undefined
-            warnings.simplefilter("ignore")
-            for c, component in enumerate(components):
-                for g, rows in enumerate(index[c]):
-                    w = weights[rows]
-                    if w.sum() == 0:
-                        continue
-                    with contextlib.suppress(ValueError):
-                        out[c, g] = component.resampled(truth[rows], pred[rows], sample_weight=w)
         return out
 
 
@@ -191,3 +208,16 @@ def interval(values: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndar
         warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN cell stays NaN
         low, high = np.nanquantile(values, [tail, 1.0 - tail], axis=0)
     return low, high
+
+
+def _batch_rate(component: Component, pred: np.ndarray, weights: np.ndarray) -> np.ndarray | None:
+    """Selection rate (the resampled form of every rate component) for a whole chunk: the
+    weighted share of rows predicted positive, as fairlearn's selection_rate computes it."""
+    func = getattr(component.resampled, "func", None)
+    if getattr(func, "__name__", "") != "selection_rate":
+        return None
+    pos_label = getattr(component.resampled, "keywords", {}).get("pos_label", 1)
+    positive = (pred == pos_label).astype(float)
+    total = weights.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray((weights * positive).sum(axis=1) / total, dtype=float)

@@ -80,3 +80,36 @@ def test_unsupported_metrics_and_parameters_fall_back_to_sklearn():
         batch_scores(functools.partial(metrics.accuracy_score, normalize=False), y, y, weights)
         is None
     )
+
+
+def test_rows_repeating_a_pair_add_up_as_in_sklearn():
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 3, 30)
+    pred = np.where(rng.random(30) < 0.3, (y + 1) % 3, y)
+    weights = rng.integers(0, 4, size=(50, 30))
+    metric = functools.partial(metrics.recall_score, average="macro")
+    expected = [metric(y[w > 0], pred[w > 0], sample_weight=w[w > 0]) for w in weights]
+    np.testing.assert_allclose(batch_scores(metric, y, pred, weights), expected, atol=1e-12)
+
+
+def test_batched_group_rates_equal_fairlearn_per_resample():
+    import pandas as pd
+    from fairlearn.metrics import selection_rate
+
+    from pytest_modelgate.fairness_stats import Resampler, make_groups, rate_components
+
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame({"g": rng.choice(["a", "b", "c"], 300)})
+    y, pred = rng.integers(0, 2, 300), rng.integers(0, 2, 300)
+    groups = make_groups(frame, ("g",))
+    resampler = Resampler(groups, y, [pred], pos_label=1)
+    components = rate_components(("selection_rate", "true_positive_rate"), 1)
+    batched = resampler.draws(components, 100, seed=3)[0]
+    table = resampler.table
+    for r, w in enumerate(stats.resample_counts(table, 100, 3)):
+        for g in range(len(groups.labels)):
+            rows = table.columns[0] == g
+            expected = selection_rate(
+                table.columns[1][rows], table.columns[2][rows], pos_label=1, sample_weight=w[rows]
+            )
+            assert batched[r, 0, g] == pytest.approx(expected)
