@@ -30,6 +30,7 @@ FIELDS = (
     "promoted_at",
     "previous_version",
     "bento",
+    "drift_reference",
     "override_reason",
 )
 

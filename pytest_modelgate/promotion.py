@@ -9,7 +9,9 @@ at a version whose bento or evidence is missing. Registry aliases only, never st
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
+import json
 import os
 import socket
 import subprocess
@@ -53,6 +55,8 @@ class PromotionRequest:
     tracking_uri: str
     reason: str | None = None  # an explicit production override, recorded with the evidence
     code_root: Path = field(default_factory=Path.cwd)
+    # the feature profile the served bento measures drift against (pytest_modelgate.drift)
+    drift_reference: dict[str, Any] | None = None
 
     def describe(self) -> str:
         return f"{self.name} v{self.version} to {self.env}"
@@ -85,6 +89,11 @@ def promote(client: Any, request: PromotionRequest, build: Build | None = None) 
     check_report(request)
     check_environment(client, request)
     compare_alias(client, request)
+    if request.drift_reference is None:
+        from .drift_reference import suite_reference
+
+        reference = suite_reference(request.report.get("data") or {})
+        request = dataclasses.replace(request, drift_reference=reference)
     try:
         bento = (build or build_bento)(request)
     except Exception as exc:
@@ -160,7 +169,8 @@ def build_bento(request: PromotionRequest) -> str:
     from .bento import build_bento as build
 
     target = BentoTarget(request.name, request.version, request.run_id)
-    return build(target, request.tracking_uri, request.bentofile, input_schema(request.report))
+    schema = input_schema(request.report)
+    return build(target, request.tracking_uri, request.bentofile, schema, request.drift_reference)
 
 
 def input_schema(report: dict[str, Any]) -> str | None:
@@ -212,6 +222,10 @@ def write_evidence(
     stamp = now()
     artifact = f"{ARTIFACT_DIR}/gate-report-{request.env}-{stamp.replace(':', '')}.json"
     client.log_text(request.run_id, data.decode(), artifact)
+    drift = ""
+    if request.drift_reference is not None:  # beside the report: what /drift compares with
+        drift = artifact.replace("gate-report-", "drift-reference-")
+        client.log_text(request.run_id, json.dumps(request.drift_reference, indent=1), drift)
     previous = alias_version(client, request.name, request.env)
     fields = {
         "report_sha256": digest,
@@ -224,6 +238,7 @@ def write_evidence(
         "gated_at": str(request.report.get("generated_at") or stamp),
         "promoted_at": stamp,
         "bento": bento,
+        "drift_reference": drift,
         "override_reason": (request.reason or "").strip(),
     }
     if previous != request.version:

@@ -137,7 +137,7 @@ def test_pr_check_without_a_tracking_server_starts_one_and_fails_closed_on_a_red
     assert "::error title=iris v1 is NOT promotable::- required gate gates/iris.yaml::schema" in run.output  # fmt: skip
     report = json.loads((tmp_path / "out" / "iris-v1.json").read_text())
     assert report["tracking_uri"].startswith("http://127.0.0.1:")
-    assert report["summary"] == {"passed": 5, "deselected": 13}
+    assert report["summary"] == {"passed": 5, "deselected": 15}
     for suffix in (".junit.xml", ".md", ".html"):
         assert (tmp_path / "out" / f"iris-v1{suffix}").stat().st_size > 0
 
@@ -204,7 +204,7 @@ def test_html_report_renders_its_gate_table_and_plots_in_headless_chromium(pr_ch
         "Calibration: reference:iris[eval]",
     ]
     assert all((a["src"] or "").startswith("data:image/png;base64,") for a in images)
-    assert sum(tag == "tr" for tag, _ in dom.tags) == 1 + 18
+    assert sum(tag == "tr" for tag, _ in dom.tags) == 1 + 20
 
     shot = tmp_path / "report.png"
     browse(html, tmp_path, f"--screenshot={shot}")

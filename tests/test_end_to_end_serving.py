@@ -111,6 +111,8 @@ def test_each_environment_answers_with_the_version_its_alias_pins(world: World) 
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
         assert f"promoted m v{version} to {env}" in done.stdout
     assert (world.pinned("staging"), world.pinned("production")) == (v2, v1)
+    evidence = world.client.get_model_version("m", str(v2)).tags
+    assert evidence[tag("staging", "drift_reference")].startswith("modelgate/drift-reference-")
     logs = world.project.parent
     with (
         served("staging", "m", world.uri, logs / "staging.log") as staging,
@@ -118,6 +120,9 @@ def test_each_environment_answers_with_the_version_its_alias_pins(world: World) 
     ):
         assert _answer(world, staging) == (v2, ROW["b"])
         assert _answer(world, production) == (v1, ROW["a"])
+        status, drift = post(f"{staging}/drift", {})  # the promotion baked the eval data's profile
+        assert status == 200, drift
+        assert (drift["reference_rows"], sorted(drift["features"])) == (400, ["a", "b", "c"]), drift
         status, body = post(f"{production}/predict_proba", {"rows": [{"a": 1.0}]})
         assert status == 200, body
         assert body[0]["1"] > body[0]["0"]

@@ -115,7 +115,7 @@ def parse_spec(node: Node, suite: Suite) -> LoadSpec:
 
 
 def check_load(spec: LoadSpec, ctx: GateContext) -> GateResult:
-    from ..drift import reference_profile
+    from ..drift_reference import suite_reference
     from ..load.run import run_locust
     from ..load.serve import feature_frame, served_candidate, write_rows
 
@@ -123,7 +123,7 @@ def check_load(spec: LoadSpec, ctx: GateContext) -> GateResult:
     with tempfile.TemporaryDirectory(prefix="modelgate-locust-") as tmp:
         workdir = Path(tmp)
         rows = write_rows(frame, spec.rows, workdir / "rows.json", spec.seed)
-        with served_candidate(ctx, reference_profile(frame)) as url:
+        with served_candidate(ctx, suite_reference(ctx.suites)) as url:
             stats = run_locust(url, rows, spec.plan, workdir)
     return decide(spec, stats, f"{ctx.candidate.ref.describe()} served")
 
