@@ -61,15 +61,20 @@ class ModelRef:
 
 
 @contextlib.contextmanager
-def _quiet_mlflow() -> Iterator[None]:
-    """MLflow logs 'creating tables' and similar at INFO; a gate run shows only its own output."""
-    logger = logging.getLogger("mlflow")
-    level = logger.level
-    logger.setLevel(logging.WARNING)
+def quiet_logger(name: str, level: int = logging.WARNING) -> Iterator[None]:
+    """Raise a library logger's level for a while: MLflow logs 'creating tables' and similar
+    at INFO; a gate run shows only its own output."""
+    logger = logging.getLogger(name)
+    previous = logger.level
+    logger.setLevel(level)
     try:
         yield
     finally:
-        logger.setLevel(level)
+        logger.setLevel(previous)
+
+
+def _quiet_mlflow() -> contextlib.AbstractContextManager[None]:
+    return quiet_logger("mlflow")
 
 
 class Registry:

@@ -20,14 +20,14 @@ candidate's MLflow pyfunc, which enforces its signature).
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..input_schema import InputSchemaError, as_schema, import_object, mlflow_type
+from ..registry import quiet_logger
 from .base import Check, GateContext, GateResult, gate_required
 
 if TYPE_CHECKING:
@@ -404,7 +404,8 @@ def serve(schema: Any, model: Any, probe: Probe) -> Outcome:
     except (SchemaErrors, SchemaError) as exc:  # neither is a subclass of the other
         return Outcome(probe.name, probe.column, "schema", str(exc))
     try:
-        with _quiet("mlflow"):
+        # MLflow logs dropped extra columns at WARNING; the gate reports them itself
+        with quiet_logger("mlflow", logging.ERROR):
             answer = model.predict(probe.frame)
     except Exception as exc:
         return Outcome(probe.name, probe.column, "model", f"{type(exc).__name__}: {exc}")
@@ -427,18 +428,6 @@ def _describe(outcome: Outcome) -> str:
     if not outcome.clear:
         return head + f"refused by the {outcome.refused_by} without naming the column: {first}"
     return head + f"refused by the {outcome.refused_by}"
-
-
-@contextlib.contextmanager
-def _quiet(name: str) -> Iterator[None]:
-    """MLflow logs dropped extra columns at WARNING; the gate reports them itself."""
-    logger = logging.getLogger(name)
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 def _plain(value: Any) -> Any:
