@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from . import __version__
 
 if TYPE_CHECKING:
+    from .gates.base import GateResult
     from .session import GateSession
 
 SCHEMA_VERSION = 1
@@ -101,7 +102,7 @@ def summary_lines(session: GateSession) -> list[str]:
             (
                 record.outcome.upper(),
                 record.nodeid.split("::")[-1] if result else record.nodeid,
-                result.value_text() if result else "-",
+                _value_with_unit(record.nodeid, result) if result else "-",
                 result.threshold_text() if result else "-",
                 _champion_text(result),
             )
@@ -120,6 +121,15 @@ def summary_lines(session: GateSession) -> list[str]:
     if session.settings.gate_report is not None:
         lines.append(f"gate report: {session.settings.gate_report}")
     return lines
+
+
+def _value_with_unit(nodeid: str, result: GateResult) -> str:
+    """The value, followed by what it measures when the item's name does not say it
+    (``latency[batch-1]  0.4082 [...] p99 ms``)."""
+    text = result.value_text()
+    if result.value is not None and result.metric and f"[{result.metric}" not in nodeid:
+        text += f" {result.metric}"
+    return text
 
 
 def _champion_text(result: Any) -> str:

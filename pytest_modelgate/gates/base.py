@@ -62,13 +62,13 @@ class GateResult:
     def interval_text(self) -> str:
         if self.low is None or self.high is None:
             return ""
-        return f"[{self.low:.4f}, {self.high:.4f}]"
+        return f"[{_number(self.low)}, {_number(self.high)}]"
 
     def value_text(self) -> str:
         if self.value is None:
             return "-"
         interval = self.interval_text()
-        return f"{self.value:.4f}" + (f" {interval}" if interval else "")
+        return _number(self.value) + (f" {interval}" if interval else "")
 
     def threshold_text(self) -> str:
         return ", ".join(f"{k} {v:g}" for k, v in self.threshold.items()) or "-"
@@ -87,6 +87,11 @@ class GateResult:
             "message": self.message,
             "details": self.details,
         }
+
+
+def _number(value: float) -> str:
+    """Four decimals for scores and milliseconds; whole numbers for rates like rows/s."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4f}"
 
 
 class GateFailed(AssertionError):
