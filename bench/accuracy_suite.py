@@ -5,7 +5,7 @@ work: load the model once, predict once, compute the same metrics with the same 
 Prints the median wall time of each and the ratio (target: suite <= 1.3x the floor).
 The floor draws the same multinomial resamples of distinct (label, prediction) pairs and
 scores each with sklearn; the gate scores label metrics for a whole chunk of resamples at
-once from their confusion matrices (pytest_modelgate/confusion_metrics.py).
+once from their confusion matrices (pytest_modelgate/stats/confusion.py).
 
     python bench/accuracy_suite.py [--rows 100000] [--repeats 3] [--resamples 1000]
 """

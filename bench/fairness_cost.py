@@ -59,7 +59,7 @@ class _Predictions:
 
 class _Handle:
     def __init__(self, labels: np.ndarray) -> None:
-        from pytest_modelgate.registry import ModelRef
+        from pytest_modelgate.candidate.registry import ModelRef
 
         self.ref = ModelRef("bench", 1, None, "bench", (), ("sklearn",), None, None)
         self._predictions = _Predictions(labels)
@@ -99,9 +99,9 @@ def fairlearn_per_resample(frame: pd.DataFrame, n_boot: int) -> float:
 
 
 def main() -> None:
-    from pytest_modelgate.datasets import Dataset
-    from pytest_modelgate.gates.fairness import FairnessGate
-    from pytest_modelgate.suite import load_suite
+    from pytest_modelgate.candidate.datasets import Dataset
+    from pytest_modelgate.gates.fairness.spec import FairnessGate
+    from pytest_modelgate.suite.parse import load_suite
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)

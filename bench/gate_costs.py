@@ -26,7 +26,7 @@ def spin(_: object) -> None:
 def harness(repeats: int) -> None:
     import numpy as np
 
-    from pytest_modelgate.timing import harness_overhead_ns, measure
+    from pytest_modelgate.stats.timing import harness_overhead_ns, measure
 
     overheads = [harness_overhead_ns(20_000) for _ in range(repeats)]
     overhead = statistics.median(overheads)
@@ -45,7 +45,7 @@ def harness(repeats: int) -> None:
 
 
 def schema_cost(rows: int, repeats: int) -> None:
-    from pytest_modelgate.input_schema import as_schema, validate
+    from pytest_modelgate.candidate.input_schema import as_schema, validate
     from pytest_modelgate.reference import datasets, schemas
     from pytest_modelgate.reference.models import CREDIT_CATEGORICAL, CREDIT_NUMERIC
 

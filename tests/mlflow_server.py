@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from pytest_modelgate.local_server import free_port, mlflow_server
+from pytest_modelgate.cli.local_server import free_port, mlflow_server
 
 __all__ = ["free_port", "mlflow_server"]

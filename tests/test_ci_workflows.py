@@ -34,11 +34,11 @@ class CiRun:
 
 
 def ci(args: list[str], out: Path, **env: str) -> CiRun:
-    """``python -m pytest_modelgate.ci`` from the repository root, as a workflow step runs it."""
+    """``python -m pytest_modelgate.cli.ci`` from the repository root, as a workflow step runs it."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "GITHUB_"))}
     clean.update(env, BENTOML_HOME=str(out / "bentoml"), BENTOML_DO_NOT_TRACK="True")
     done = subprocess.run(
-        [sys.executable, "-m", "pytest_modelgate.ci", *args],
+        [sys.executable, "-m", "pytest_modelgate.cli.ci", *args],
         cwd=REPO,
         env=clean,
         capture_output=True,
@@ -88,7 +88,7 @@ def test_workflows_run_the_pr_check_and_gate_production_behind_an_environment():
     gates = yaml.safe_load((REPO / ".github/workflows/gates.yml").read_text())
     promote = yaml.safe_load((REPO / ".github/workflows/promote.yml").read_text())
     gate_steps = " ".join(s.get("run", "") for s in gates["jobs"]["gate"]["steps"])
-    assert "python -m pytest_modelgate.ci pr-check" in gate_steps
+    assert "python -m pytest_modelgate.cli.ci pr-check" in gate_steps
     assert "pull_request" in gates[True]  # YAML 1.1 reads the key `on` as True
     assert set(gates["jobs"]["status"]["needs"]) == {"tests", "gate"}
     dispatch = promote[True]["workflow_dispatch"]["inputs"]

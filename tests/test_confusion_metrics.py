@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from sklearn import metrics
 
-from pytest_modelgate import stats
-from pytest_modelgate.confusion_metrics import batch_scores
+from pytest_modelgate.stats import bootstrap as stats
+from pytest_modelgate.stats.confusion import batch_scores
 
 SUPPORTED = [
     metrics.accuracy_score,
@@ -56,7 +56,7 @@ def test_batched_scores_equal_sklearn_per_resample(metric, classes, rows):
 
 @pytest.mark.parametrize("scorer", ["f1", "precision", "recall"])
 def test_binary_scores_with_a_positive_label_equal_sklearn(scorer):
-    from pytest_modelgate.metrics import resolve_metric
+    from pytest_modelgate.stats.metrics import resolve_metric
 
     rng = np.random.default_rng(1)
     y = rng.integers(0, 2, 60)
@@ -96,7 +96,7 @@ def test_batched_group_rates_equal_fairlearn_per_resample():
     import pandas as pd
     from fairlearn.metrics import selection_rate
 
-    from pytest_modelgate.fairness_stats import Resampler, make_groups, rate_components
+    from pytest_modelgate.stats.groups import Resampler, make_groups, rate_components
 
     rng = np.random.default_rng(2)
     frame = pd.DataFrame({"g": rng.choice(["a", "b", "c"], 300)})

@@ -7,7 +7,7 @@ import json
 from .conftest import copy_column_model, eval_frame, write_suite
 
 CONFTEST = """
-from pytest_modelgate.gates.base import Check, GateResult
+from pytest_modelgate.gates.api import Check, GateResult
 
 
 class RowCountGate:

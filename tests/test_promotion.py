@@ -8,14 +8,14 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from pytest_modelgate.evidence import read_history, tag, verify_evidence
-from pytest_modelgate.promotion import (
+from pytest_modelgate.plugin.promotion import NOT_PROMOTED
+from pytest_modelgate.release.evidence import read_history, tag, verify_evidence
+from pytest_modelgate.release.promotion import (
     PromotionError,
     PromotionRequest,
     alias_version,
     promote,
 )
-from pytest_modelgate.promotion_session import NOT_PROMOTED
 
 from .conftest import ScratchRegistry, copy_column_model
 
@@ -251,7 +251,7 @@ def test_an_override_reason_lets_production_skip_staging_and_is_recorded(
 
 
 def _cli(*args: str) -> int:
-    from pytest_modelgate.cli import main
+    from pytest_modelgate.cli.main import main
 
     return main(list(args))
 
@@ -297,7 +297,7 @@ def test_rollback_without_a_previous_version_is_refused(registry, capsys):
 
 
 def test_the_bento_takes_the_input_schema_the_suite_checked():
-    from pytest_modelgate.promotion import input_schema
+    from pytest_modelgate.release.promotion import input_schema
 
     report = {"data": {str(REPO / "gates" / "iris.yaml"): {"sha256": "0" * 64}}}
     assert input_schema(report) == "pytest_modelgate.reference.schemas:IrisInput"

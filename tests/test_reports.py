@@ -11,9 +11,9 @@ import jsonschema
 import mlflow
 import pytest
 
-from pytest_modelgate.ci import gate_annotations
-from pytest_modelgate.report import SCHEMA_VERSION
-from pytest_modelgate.report_outputs import HTML_ARTIFACT_PATH
+from pytest_modelgate.cli.ci import gate_annotations
+from pytest_modelgate.report.build import SCHEMA_VERSION
+from pytest_modelgate.report.outputs import HTML_ARTIFACT_PATH
 
 from .conftest import ScratchRegistry, copy_column_model, eval_frame, write_suite
 
@@ -44,7 +44,7 @@ gates:
 
 
 def schema() -> dict[str, Any]:
-    text = files("pytest_modelgate").joinpath("schemas/gate-report.schema.json").read_text()
+    text = files("pytest_modelgate").joinpath("report/schemas/gate-report.schema.json").read_text()
     return json.loads(text)  # type: ignore[no-any-return]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_modelgate.fixtures import NO_MODEL
+from pytest_modelgate.plugin.fixtures import NO_MODEL
 
 
 def test_a_run_without_a_model_is_untouched_and_imports_nothing_heavy(pytester):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error
 
-from pytest_modelgate import stats
+from pytest_modelgate.stats import bootstrap as stats
 
 
 def _labels(n: int, error: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -11,8 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import datasets
-from .models import CREDIT_CATEGORICAL, CREDIT_NUMERIC, Registered, credit_model, log_and_register
+from pytest_modelgate.reference import datasets
+from pytest_modelgate.reference.models import (
+    CREDIT_CATEGORICAL,
+    CREDIT_NUMERIC,
+    Registered,
+    credit_model,
+    log_and_register,
+)
 
 if TYPE_CHECKING:
     import pandas as pd

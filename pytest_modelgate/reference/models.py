@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import datasets
+from pytest_modelgate.reference import datasets
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -1,0 +1,132 @@
+"""The dataset loader: CSV/Parquet files or a reference dataset, with a sha256 data hash.
+
+A file's hash is the sha256 of its bytes (anyone can check it with ``sha256sum``); a reference
+dataset's hash is the sha256 of its rows as pandas hashes them, so it also names the split.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+READERS = {".csv": "read_csv", ".parquet": "read_parquet", ".pq": "read_parquet"}
+
+
+class DataError(Exception):
+    """The evaluation data cannot be read or does not fit the suite."""
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Where a suite's evaluation data comes from (``where`` is its file:line, for errors)."""
+
+    where: str
+    path: Path | None = None
+    reference: str | None = None
+    split: str = "eval"
+
+    def describe(self) -> str:
+        if self.path is not None:
+            return str(self.path)
+        return f"reference:{self.reference}[{self.split}]"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    frame: pd.DataFrame
+    target: str
+    features: tuple[str, ...]
+    sha256: str
+    source: str
+
+    @property
+    def X(self) -> pd.DataFrame:
+        return self.frame.loc[:, list(self.features)]
+
+    @property
+    def y(self) -> Any:
+        return self.frame[self.target].to_numpy()
+
+    @property
+    def rows(self) -> int:
+        return len(self.frame)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "sha256": self.sha256, "rows": self.rows}
+
+
+def read_frame(spec: DataSpec) -> tuple[pd.DataFrame, str]:
+    """The raw frame and its sha256."""
+    if spec.path is not None:
+        return _read_file(spec)
+    from pytest_modelgate.reference import datasets as reference
+
+    frame = reference.load(spec.reference or "", spec.split)
+    return frame, frame_sha256(frame)
+
+
+def load_dataset(
+    spec: DataSpec,
+    target: str,
+    features: tuple[str, ...] | None,
+    model_inputs: tuple[str, ...] | None,
+) -> Dataset:
+    """Read the data and pick feature columns: the suite's list, else the model signature's
+    inputs, else every column but the target."""
+    frame, digest = read_frame(spec)
+    if target not in frame.columns:
+        raise DataError(
+            f"target column {target!r} (suite {spec.where}) is not in {spec.describe()}; "
+            f"columns: {', '.join(map(str, frame.columns))}"
+        )
+    chosen = features or model_inputs or tuple(str(c) for c in frame.columns if c != target)
+    missing = [c for c in chosen if c not in frame.columns]
+    if missing:
+        origin = "the suite's features" if features else "the model signature"
+        raise DataError(
+            f"{spec.describe()} lacks columns that {origin} needs: {', '.join(missing)}"
+        )
+    if frame.empty:
+        raise DataError(f"{spec.describe()} has no rows: a gate cannot decide on nothing")
+    if frame[target].isna().any():
+        raise DataError(
+            f"target column {target!r} in {spec.describe()} has "
+            f"{int(frame[target].isna().sum())} missing values"
+        )
+    return Dataset(frame, target, tuple(chosen), digest, spec.describe())
+
+
+def _read_file(spec: DataSpec) -> tuple[pd.DataFrame, str]:
+    import pandas as pd
+
+    path = spec.path
+    assert path is not None
+    reader = READERS.get(path.suffix.lower())
+    if reader is None:
+        raise DataError(f"{path}: unsupported data format; expected {', '.join(READERS)}")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"cannot read evaluation data {path} (suite {spec.where}): {exc}") from None
+    import io
+
+    try:
+        frame = getattr(pd, reader)(io.BytesIO(data))
+    except Exception as exc:  # pandas/pyarrow raise many types for a corrupt file
+        raise DataError(f"cannot parse {path} as {path.suffix}: {exc}") from None
+    return frame, hashlib.sha256(data).hexdigest()
+
+
+def frame_sha256(frame: pd.DataFrame) -> str:
+    """A content hash of a frame: column names, dtypes and every row (vectorised by pandas)."""
+    import pandas as pd
+
+    digest = hashlib.sha256()
+    digest.update(repr([(str(c), str(t)) for c, t in frame.dtypes.items()]).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()

@@ -1,0 +1,439 @@
+"""The schema gate: one pandera input schema, checked against the candidate and its data.
+
+Suite section::
+
+    schema:
+      schema: pytest_modelgate.reference.schemas:IrisInput  # import path, or inline:
+      # columns:
+      #   sepal_length: {dtype: float64, nullable: false, checks: {ge: 0}}
+      # strict: true
+      labels: [setosa, versicolor, virginica]  # optional; default: the eval data's targets
+      failure_cases: 5                         # first failure cases shown
+      malformed: [missing_column, extra_column, wrong_type, null]
+
+Items: ``schema[signature]`` (the MLflow signature agrees with the schema: columns and types),
+``schema[eval-data]`` (the eval data validates, lazily), ``schema[output]`` (labels in the
+declared set, probabilities in [0, 1] summing to 1), ``schema[malformed-input]`` (each
+malformed request is refused, naming the column, by the serving path: the schema, then the
+candidate's MLflow pyfunc, which enforces its signature).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pytest_modelgate.candidate.input_schema import (
+    InputSchemaError,
+    as_schema,
+    import_object,
+    mlflow_type,
+)
+from pytest_modelgate.candidate.registry import quiet_logger
+from pytest_modelgate.gates.api import Check, GateContext, GateResult, gate_required
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from pytest_modelgate.suite.nodes import Node
+    from pytest_modelgate.suite.parse import Suite
+
+GATE = "schema"
+PROBES = ("missing_column", "extra_column", "wrong_type", "null")
+EXTRA_COLUMN = "unexpected_column"
+_SECTION_KEYS = {"schema", "columns", "strict", "labels", "failure_cases", "malformed", "required"}
+_COLUMN_KEYS = {"dtype", "nullable", "checks"}
+_PROBE_ROWS = 5
+_PROBA_TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True)
+class SchemaSpec:
+    schema: Any  # pandera DataFrameSchema
+    source: str
+    labels: tuple[Any, ...] | None
+    failure_cases: int
+    probes: tuple[str, ...]
+    suite: Suite
+
+
+class SchemaGate:
+    name = GATE
+
+    def checks(self, node: Node, suite: Suite) -> Sequence[Check]:
+        node.mapping().only(_SECTION_KEYS)
+        spec = parse_spec(node, suite)
+        required = gate_required(node)
+        return [
+            Check(GATE, "signature", functools.partial(check_signature, spec), required),
+            Check(GATE, "eval-data", functools.partial(check_eval_data, spec), required),
+            Check(GATE, "output", functools.partial(check_output, spec), required),
+            Check(GATE, "malformed-input", functools.partial(check_malformed, spec), required),
+        ]
+
+
+# -- parsing ---------------------------------------------------------------------------------
+
+
+def parse_spec(node: Node, suite: Suite) -> SchemaSpec:
+    schema, source = _parse_schema(node)
+    labels = None
+    if node.has("labels"):
+        labels_node = node.require("labels")
+        if not isinstance(labels_node.value, list) or not labels_node.value:
+            raise labels_node.error("expected a non-empty list of labels")
+        labels = tuple(labels_node.value)
+    first = node.require("failure_cases").as_int(minimum=1) if node.has("failure_cases") else 5
+    probes: tuple[str, ...] = PROBES
+    if node.has("malformed"):
+        probes_node = node.require("malformed")
+        probes = probes_node.as_str_list()
+        unknown = [p for p in probes if p not in PROBES]
+        if unknown:
+            raise probes_node.error(f"unknown probe {unknown[0]!r}; expected {', '.join(PROBES)}")
+    return SchemaSpec(schema, source, labels, first, probes, suite)
+
+
+def _parse_schema(node: Node) -> tuple[Any, str]:
+    if node.has("schema") == node.has("columns"):
+        raise node.error(
+            "expected exactly one of 'schema' (an import path such as 'pkg.module:Model') "
+            "or 'columns' (an inline declaration)"
+        )
+    if node.has("schema"):
+        if node.has("strict"):
+            raise node.require("strict").error("'strict' belongs in the imported schema itself")
+        path_node = node.require("schema")
+        path = path_node.as_str()
+        try:
+            return as_schema(import_object(path), repr(path)), path
+        except InputSchemaError as exc:
+            raise path_node.error(str(exc)) from None
+    return _inline(node), f"inline ({node.path}:{node.line})"
+
+
+def _inline(node: Node) -> Any:
+    from pytest_modelgate.candidate.input_schema import inline_column, inline_schema
+
+    columns_node = node.require("columns")
+    if not columns_node.mapping().keys():
+        raise columns_node.error("expected at least one column")
+    columns = []
+    for name, entry in columns_node.items():
+        dtype: str | None
+        checks: dict[str, Any]
+        if isinstance(entry.value, str):  # shorthand: `a: float64`
+            dtype, nullable, checks = entry.as_str(), False, {}
+        else:
+            entry.mapping().only(_COLUMN_KEYS)
+            dtype = entry.require("dtype").as_str() if entry.has("dtype") else None
+            nullable = entry.require("nullable").as_bool() if entry.has("nullable") else False
+            checks_node = entry.get("checks")
+            checks = checks_node.mapping().as_plain() if checks_node else {}
+        try:
+            columns.append(inline_column(name, dtype, nullable, checks))
+        except InputSchemaError as exc:
+            raise entry.error(str(exc)) from None
+    strict = node.require("strict").as_bool() if node.has("strict") else True
+    return inline_schema(columns, strict)
+
+
+# -- schema[signature] -----------------------------------------------------------------------
+
+
+def check_signature(spec: SchemaSpec, ctx: GateContext) -> GateResult:
+    ref = ctx.candidate.ref
+    threshold = {"max_disagreements": 0.0}
+    if ref.signature_inputs is None:
+        return GateResult(
+            passed=False,
+            metric="signature agreement",
+            threshold=threshold,
+            message=(
+                f"{ref.describe()} has no MLflow signature, so nothing stops a server from "
+                "feeding it columns it never saw. Log it with "
+                "signature=mlflow.models.infer_signature(X, y)."
+            ),
+            details={"schema": spec.source, "signature": None},
+        )
+    signature = dict(ref.signature_inputs)
+    declared = {name: mlflow_type(col) for name, col in spec.schema.columns.items()}
+    problems = _disagreements(declared, signature)
+    result = GateResult(
+        passed=not problems,
+        metric="signature agreement",
+        value=float(len(problems)),
+        threshold=threshold,
+        rows=None,
+        decided_on="count",
+        details={"schema": spec.source, "signature": signature, "schema_types": declared},
+    )
+    if problems:
+        result.message = (
+            f"{ref.describe()}'s MLflow signature disagrees with schema {spec.source}: "
+            + "; ".join(problems)
+            + ". The service validates requests with the schema and the model with its "
+            "signature: make them one contract (re-log the model, or fix the schema)."
+        )
+    else:
+        result.message = f"signature and schema {spec.source} agree on {len(signature)} columns"
+    return result
+
+
+def _disagreements(declared: dict[str, str | None], signature: dict[str, str]) -> list[str]:
+    problems = []
+    only_schema = [c for c in declared if c not in signature]
+    only_signature = [c for c in signature if c not in declared]
+    if only_schema:
+        problems.append(f"columns in the schema but not the signature: {', '.join(only_schema)}")
+    if only_signature:
+        problems.append(f"columns in the signature but not the schema: {', '.join(only_signature)}")
+    for column, kind in declared.items():
+        if kind is not None and column in signature and signature[column] != kind:
+            problems.append(
+                f"column {column!r} is {kind} in the schema but {signature[column]} "
+                "in the signature"
+            )
+    return problems
+
+
+# -- schema[eval-data] -----------------------------------------------------------------------
+
+
+def check_eval_data(spec: SchemaSpec, ctx: GateContext) -> GateResult:
+    from pytest_modelgate.candidate.input_schema import validate
+
+    data = ctx.eval_data(spec.suite)
+    outcome = validate(spec.schema, data.X, first=spec.failure_cases)
+    result = GateResult(
+        passed=outcome.passed,
+        metric="schema failures",
+        value=float(outcome.failures),
+        threshold={"max": 0.0},
+        decided_on="count",
+        rows=data.rows,
+        details={
+            "schema": spec.source,
+            "by_check": outcome.by_check,
+            "first_failure_cases": outcome.first_cases,
+        },
+    )
+    if not outcome.passed:
+        result.message = (
+            f"the eval data {data.source} breaks schema {spec.source}: {outcome.failures} "
+            f"failures in {data.rows} rows ({outcome.summary()}).\nfirst failure cases:\n"
+            f"{outcome.cases_text()}\nThe model would be judged on data its service refuses: "
+            "fix the data or the schema."
+        )
+    return result
+
+
+# -- schema[output] --------------------------------------------------------------------------
+
+
+def check_output(spec: SchemaSpec, ctx: GateContext) -> GateResult:
+    import numpy as np
+
+    data = ctx.eval_data(spec.suite)
+    predictions = ctx.candidate.predictions(data)
+    allowed = spec.labels if spec.labels is not None else tuple(np.unique(data.y).tolist())
+    problems, bad_rows = _label_problems(predictions.labels, allowed)
+    proba = predictions.proba
+    if proba is not None:
+        more, bad_proba = _proba_problems(np.asarray(proba, dtype=float), predictions.classes)
+        problems += more
+        bad_rows = bad_rows | bad_proba
+    share = float(bad_rows.mean())
+    result = GateResult(
+        passed=not problems,
+        metric="malformed output share",
+        value=share,
+        threshold={"max": 0.0},
+        decided_on="every row",
+        rows=data.rows,
+        details={"labels": [_plain(v) for v in allowed], "problems": problems},
+    )
+    if problems:
+        result.message = (
+            f"{ctx.candidate.ref.describe()} answers malformed output on {int(bad_rows.sum())} of "
+            f"{data.rows} rows: " + "; ".join(problems)
+        )
+    return result
+
+
+def _label_problems(labels: Any, allowed: tuple[Any, ...]) -> tuple[list[str], Any]:
+    import numpy as np
+
+    labels = np.asarray(labels).ravel()
+    outside = ~np.isin(labels, np.asarray(allowed, dtype=object))
+    if not outside.any():
+        return [], outside
+    seen = sorted({_plain(v) for v in labels[outside]}, key=str)[:5]
+    allowed_text = ", ".join(map(repr, (_plain(v) for v in allowed)))
+    return [f"labels outside the declared set {{{allowed_text}}}: {seen}"], outside
+
+
+def _proba_problems(proba: Any, classes: Any) -> tuple[list[str], Any]:
+    import numpy as np
+
+    problems = []
+    if proba.ndim != 2:
+        return [f"probabilities have shape {proba.shape}, expected (rows, classes)"], np.ones(
+            len(proba), dtype=bool
+        )
+    if classes is not None and proba.shape[1] != len(classes):
+        problems.append(f"{proba.shape[1]} probability columns for {len(classes)} classes")
+    out_of_range = ~((proba >= 0) & (proba <= 1)).all(axis=1)  # NaN counts as out of range
+    off_sum = ~(np.abs(proba.sum(axis=1) - 1.0) <= _PROBA_TOLERANCE)
+    if out_of_range.any():
+        problems.append(f"{int(out_of_range.sum())} rows with probabilities outside [0, 1] or NaN")
+    if off_sum.any():
+        worst = float(np.nanmax(np.abs(proba.sum(axis=1) - 1.0)))
+        problems.append(
+            f"{int(off_sum.sum())} rows whose probabilities do not sum to 1 "
+            f"(worst off by {worst:.3g})"
+        )
+    return problems, out_of_range | off_sum
+
+
+# -- schema[malformed-input] -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Probe:
+    name: str
+    column: str
+    frame: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class Outcome:
+    probe: str
+    column: str
+    refused_by: str | None  # "schema", "model" or None when answered
+    message: str
+
+    @property
+    def clear(self) -> bool:
+        return self.refused_by is not None and self.column in self.message
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "probe": self.probe,
+            "column": self.column,
+            "refused_by": self.refused_by,
+            "message": self.message[:500],
+        }
+
+
+def check_malformed(spec: SchemaSpec, ctx: GateContext) -> GateResult:
+    data = ctx.eval_data(spec.suite)
+    base = data.X.head(_PROBE_ROWS).reset_index(drop=True)
+    probes = [p for p in build_probes(spec.schema, base) if p.name in spec.probes]
+    model = ctx.candidate.pyfunc
+    outcomes = [serve(spec.schema, model, probe) for probe in probes]
+    bad = [o for o in outcomes if not o.clear]
+    result = GateResult(
+        passed=not bad,
+        metric="malformed inputs answered",
+        value=float(len(bad)),
+        threshold={"max": 0.0},
+        decided_on="count",
+        rows=len(probes),
+        details={"schema": spec.source, "probes": [o.as_dict() for o in outcomes]},
+    )
+    lines = [_describe(o) for o in outcomes]
+    skipped = [p for p in spec.probes if p not in {o.probe for o in outcomes}]
+    if skipped:
+        lines.append(f"not applicable to this schema: {', '.join(skipped)}")
+    if bad:
+        result.message = (
+            f"{len(bad)} of {len(outcomes)} malformed requests were not refused with an error "
+            f"naming the column (schema {spec.source}, then the MLflow pyfunc):\n"
+            + "\n".join(f"  {line}" for line in lines)
+        )
+    else:
+        result.message = "; ".join(lines)
+    return result
+
+
+def build_probes(schema: Any, base: pd.DataFrame) -> list[Probe]:
+    """Malformed copies of a few valid rows: one per kind the schema lets us build."""
+    columns = [c for c in schema.columns if c in base.columns]
+    probes = []
+    if columns:
+        probes.append(Probe("missing_column", columns[0], base.drop(columns=columns[0])))
+    extra = EXTRA_COLUMN if EXTRA_COLUMN not in base.columns else EXTRA_COLUMN + "_"
+    probes.append(Probe("extra_column", extra, base.assign(**{extra: 0.0})))
+    wrong = _wrong_type(base, columns)
+    if wrong is not None:
+        probes.append(wrong)
+    not_nullable = [c for c in columns if not schema.columns[c].nullable]
+    if not_nullable:
+        probes.append(_null(base, not_nullable[0]))
+    return probes
+
+
+def _wrong_type(base: pd.DataFrame, columns: list[str]) -> Probe | None:
+    import pandas as pd
+
+    numeric = [c for c in columns if pd.api.types.is_numeric_dtype(base[c])]
+    if numeric:
+        return Probe("wrong_type", numeric[0], base.assign(**{numeric[0]: "not a number"}))
+    if columns:
+        return Probe("wrong_type", columns[0], base.assign(**{columns[0]: 12345}))
+    return None
+
+
+def _null(base: pd.DataFrame, column: str) -> Probe:
+    import numpy as np
+    import pandas as pd
+
+    values = base[column]
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        filled = values.astype("float64").where(values.index != values.index[0], np.nan)
+    else:
+        filled = values.astype(object).where(values.index != values.index[0], None)
+    return Probe("null", column, base.assign(**{column: filled}))
+
+
+def serve(schema: Any, model: Any, probe: Probe) -> Outcome:
+    """The serving path: validate with the schema, then predict with the pyfunc."""
+    from pandera.errors import SchemaError, SchemaErrors
+
+    try:
+        schema.validate(probe.frame, lazy=True)
+    except (SchemaErrors, SchemaError) as exc:  # neither is a subclass of the other
+        return Outcome(probe.name, probe.column, "schema", str(exc))
+    try:
+        # MLflow logs dropped extra columns at WARNING; the gate reports them itself
+        with quiet_logger("mlflow", logging.ERROR):
+            answer = model.predict(probe.frame)
+    except Exception as exc:
+        return Outcome(probe.name, probe.column, "model", f"{type(exc).__name__}: {exc}")
+    return Outcome(probe.name, probe.column, None, f"answered {len(answer)} predictions")
+
+
+_ADVICE = {
+    "missing_column": "declare the column as required in the schema",
+    "extra_column": "make the schema strict (strict=True) so unknown columns are refused",
+    "wrong_type": "declare the column's dtype in the schema, without coerce",
+    "null": "declare the column nullable=False",
+}
+
+
+def _describe(outcome: Outcome) -> str:
+    head = f"{outcome.probe} (column {outcome.column!r}): "
+    if outcome.refused_by is None:
+        return head + f"{outcome.message} instead of refusing; {_ADVICE[outcome.probe]}"
+    first = outcome.message.strip().splitlines()[0][:160] if outcome.message.strip() else ""
+    if not outcome.clear:
+        return head + f"refused by the {outcome.refused_by} without naming the column: {first}"
+    return head + f"refused by the {outcome.refused_by}"
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value

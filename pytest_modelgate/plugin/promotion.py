@@ -1,0 +1,157 @@
+"""The promotion step of a gate run (``--promote ENV``): registered only when asked for.
+
+At session start it records the version the environment's alias pins (the compare of the
+compare-and-set) and refuses early a production promotion that cannot qualify. After the gate
+session has built its report, it promotes only a promotable run, asks the veto hooks, and
+reports the outcome; a promotion asked for and not done fails the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_modelgate.settings import Settings
+
+if TYPE_CHECKING:
+    from pytest_modelgate.plugin.session import GateSession
+    from pytest_modelgate.release.promotion import PromotionRequest, PromotionResult
+
+NOT_PROMOTED = "NOT promoted to {env}"
+
+
+class PromotionSession:
+    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+        assert settings.promote is not None
+        self.config = config
+        self.settings = settings
+        self.env: str = settings.promote
+        self.expected: int | None = None
+        self.started = False
+        self.result: PromotionResult | None = None
+        self.lines: list[str] = []
+
+    @property
+    def gate(self) -> GateSession:
+        from pytest_modelgate.plugin.session import SESSION_KEY
+
+        return self.config.stash[SESSION_KEY]
+
+    @pytest.hookimpl(trylast=True)  # after the gate session resolved the candidate
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        from pytest_modelgate.candidate.registry import RegistryError
+        from pytest_modelgate.release.promotion import PRODUCTION, alias_version, staging_problem
+
+        gate = self.gate
+        ref = gate.candidate.ref
+        try:
+            with gate.registry._translate(f"alias {self.env!r} of {ref.name}"):
+                client = gate.registry.client
+                self.expected = alias_version(client, ref.name, self.env)
+                problem = None
+                if self.env == PRODUCTION and not self.settings.promote_reason:
+                    problem = staging_problem(client, ref.name, ref.version)
+        except RegistryError as exc:
+            raise pytest.UsageError(f"cannot promote: {exc}") from None
+        if problem is not None:
+            raise pytest.UsageError(
+                f"cannot promote {ref.describe()} to production: {problem}. Promote it to "
+                "staging first, or override with --promote-reason 'why'"
+            )
+        self.started = True
+
+    @pytest.hookimpl(wrapper=True, trylast=True)  # inside the terminal's: its summary follows
+    def pytest_sessionfinish(
+        self, session: pytest.Session, exitstatus: int
+    ) -> Generator[None, Any, Any]:
+        outcome = yield
+        if not self.promote() and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        return outcome
+
+    @pytest.hookimpl(trylast=True)  # after the gate table
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        terminalreporter.section("model promotion")
+        for line in self.lines:
+            terminalreporter.write_line(line)
+
+    # -- internals -------------------------------------------------------------------------
+
+    def promote(self) -> bool:
+        """Promote if the run allows it; record the lines that say what happened."""
+        from pytest_modelgate.release.promotion import PromotionError, promote
+
+        request = self.request()
+        if request is None:
+            return False
+        vetoes = self.config.hook.pytest_modelgate_promotion_veto(
+            config=self.config, request=request
+        )
+        reasons = [str(v) for v in vetoes if v]
+        error = None
+        if reasons:
+            error = "vetoed: " + "; ".join(reasons)
+        else:
+            try:
+                self.result = promote(self.gate.registry.client, request)
+            except PromotionError as exc:
+                error = str(exc)
+        self.config.hook.pytest_modelgate_promotion(
+            config=self.config, request=request, result=self.result, error=error
+        )
+        if self.result is None:
+            self.refuse(error or "unknown failure")
+            return False
+        self.lines += done_lines(self.result)
+        return True
+
+    def request(self) -> PromotionRequest | None:
+        from pytest_modelgate.release.promotion import PromotionRequest
+
+        gate = self.gate
+        report: dict[str, Any] | None = getattr(gate, "report", None)
+        if not self.started or report is None or gate._candidate is None:
+            self.refuse("the run ended before the gates could decide")
+            return None
+        if not report.get("promotable"):
+            self.refuse("not every required gate ran and passed:", report["blocking_reasons"])
+            return None
+        ref = gate.candidate.ref
+        if not ref.run_id:
+            self.refuse(f"{ref.describe()} has no MLflow run to keep its evidence in")
+            return None
+        assert self.settings.bentofile is not None
+        return PromotionRequest(
+            name=ref.name,
+            version=ref.version,
+            run_id=ref.run_id,
+            env=self.env,
+            report=report,
+            expected=self.expected,
+            bentofile=self.settings.bentofile,
+            tracking_uri=self.settings.tracking_uri,
+            reason=self.settings.promote_reason,
+            code_root=self.settings.rootpath,
+        )
+
+    def refuse(self, why: str, details: list[str] | None = None) -> None:
+        self.lines.append(f"{NOT_PROMOTED.format(env=self.env)}: {why}")
+        self.lines += [f"  - {d}" for d in details or ()]
+        self.lines.append(f"alias {self.env!r} was left as it was")
+
+
+def done_lines(result: PromotionResult) -> list[str]:
+    from pytest_modelgate.release.promotion import version_text
+
+    request = result.request
+    lines = [
+        f"promoted {request.name} v{request.version} to {request.env} "
+        f"(alias {request.env!r} was {version_text(result.previous)})",
+        f"  bento {result.bento}",
+        f"  evidence sha256 {result.report_sha256} in {result.report_artifact}",
+    ]
+    if request.reason:
+        lines.append(f"  override reason: {request.reason}")
+    return lines

@@ -1,0 +1,215 @@
+"""Build the bento of one exact registry version.
+
+The model is imported into the BentoML store (labelled with its registry name, version and
+run), then ``bentoml build`` packs ``service/`` with the project's ``bentofile.yaml`` and the
+model tag baked in as a bento argument. Both steps run in a child process
+(``python -m pytest_modelgate.release.bento``), so BentoML's start-up, logging and store location
+(``BENTOML_HOME``) never leak into the gate run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+BUILD_TIMEOUT_S = 300.0
+BENTO_PREFIX = "modelgate-"
+ARG_MODEL_TAG = "model_tag"
+ARG_INPUT_SCHEMA = "input_schema"
+LABEL_NAME = "registry-name"
+LABEL_VERSION = "registry-version"
+LABEL_RUN = "registry-run"
+META_DRIFT = "drift_reference"  # JSON of the reference profile (pytest_modelgate.stats.drift)
+
+
+class BentoError(Exception):
+    """The bento could not be built."""
+
+
+@dataclass(frozen=True)
+class BentoTarget:
+    """One registry version and the BentoML tags it is stored and built under."""
+
+    name: str
+    version: int
+    run_id: str
+
+    @property
+    def store_name(self) -> str:
+        # BentoML names are lowercase letters, digits, '-', '_' and '.'
+        return re.sub(r"[^a-z0-9._-]+", "-", self.name.lower()).strip("-._") or "model"
+
+    @property
+    def tag_version(self) -> str:
+        """Version number plus the run, so two registries' v1 never share a tag."""
+        return f"v{self.version}-{self.run_id[:12]}"
+
+    @property
+    def model_tag(self) -> str:
+        return f"{self.store_name}:{self.tag_version}"
+
+    @property
+    def bento_tag(self) -> str:
+        return f"{BENTO_PREFIX}{self.store_name}:{self.tag_version}"
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {LABEL_NAME: self.name, LABEL_VERSION: str(self.version), LABEL_RUN: self.run_id}
+
+
+def child_env(tracking_uri: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("MODELGATE_ENV", None)  # building never serves
+    env["MLFLOW_TRACKING_URI"] = tracking_uri
+    env.setdefault("BENTOML_DO_NOT_TRACK", "True")
+    return env
+
+
+def build_bento(
+    target: BentoTarget,
+    tracking_uri: str,
+    bentofile: Path,
+    input_schema: str | None = None,
+    drift_reference: dict[str, Any] | None = None,
+) -> str:
+    """Import the model and build its bento in a child process; return the bento tag.
+    ``input_schema`` (an import path) is the pandera schema the service validates rows with;
+    ``drift_reference`` the feature profile its drift is measured against."""
+    if not bentofile.is_file():
+        raise BentoError(f"no bentofile at {bentofile}: a promotion builds the bento from it")
+    with tempfile.TemporaryDirectory(prefix="modelgate-bento-") as tmp:
+        extra = []
+        if drift_reference is not None:
+            path = Path(tmp) / "drift-reference.json"
+            path.write_text(json.dumps(drift_reference), encoding="utf-8")
+            extra = ["--drift-reference", str(path)]
+        return _build(target, tracking_uri, bentofile, input_schema, extra)
+
+
+def _build(
+    target: BentoTarget,
+    tracking_uri: str,
+    bentofile: Path,
+    input_schema: str | None,
+    extra: list[str],
+) -> str:
+    command = [
+        sys.executable, "-m", "pytest_modelgate.release.bento", "--name", target.name,
+        "--version", str(target.version), "--run-id", target.run_id,
+        "--bentofile", str(bentofile),
+    ]  # fmt: skip
+    if input_schema:
+        command += ["--input-schema", input_schema]
+    command += extra
+    try:
+        done = subprocess.run(
+            command,
+            env=child_env(tracking_uri),
+            cwd=bentofile.parent,
+            capture_output=True,
+            text=True,
+            timeout=BUILD_TIMEOUT_S,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise BentoError(f"building {target.bento_tag} took over {BUILD_TIMEOUT_S:.0f}s") from None
+    if done.returncode != 0:
+        tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-15:])
+        raise BentoError(f"building {target.bento_tag} failed:\n{tail}")
+    return str(json.loads(done.stdout.strip().splitlines()[-1])["bento"])
+
+
+# -- the child process ----------------------------------------------------------------------
+
+
+def import_model(target: BentoTarget, drift_reference: Path | None = None) -> str:
+    """The exact registry version in the BentoML store; an existing import is reused only if
+    its labels name the same version and run."""
+    import bentoml
+    from bentoml.exceptions import NotFound
+
+    try:
+        existing = bentoml.models.get(target.model_tag)
+    except NotFound:
+        existing = None
+    if existing is not None:
+        if dict(existing.info.labels) != target.labels:
+            raise BentoError(
+                f"store model {target.model_tag} has labels {dict(existing.info.labels)}, "
+                f"expected {target.labels}"
+            )
+        return target.model_tag
+    model_uri = f"models:/{target.name}/{target.version}"
+    metadata = {META_DRIFT: drift_reference.read_text(encoding="utf-8")} if drift_reference else {}
+    bentoml.mlflow.import_model(
+        target.model_tag, model_uri, labels=target.labels, metadata=metadata
+    )
+    return target.model_tag
+
+
+def bento_exists(tag: str) -> bool:
+    import bentoml
+    from bentoml.exceptions import NotFound
+
+    try:
+        bentoml.bentos.get(tag)
+    except NotFound:
+        return False
+    return True
+
+
+def run_bentoml_build(target: BentoTarget, bentofile: Path, input_schema: str | None) -> None:
+    name, version = target.bento_tag.split(":")
+    labels = [arg for k, v in target.labels.items() for arg in ("--label", f"{k}={v}")]
+    command = [
+        "bentoml", "build", str(bentofile.parent), "-f", str(bentofile), "--name", name,
+        "--version", version, "--arg", f"{ARG_MODEL_TAG}={target.model_tag}", *labels,
+        "-o", "tag", "--do-not-track",
+    ]  # fmt: skip
+    if input_schema:
+        command += ["--arg", f"{ARG_INPUT_SCHEMA}={input_schema}"]
+    bentoml_cli = Path(sys.executable).with_name("bentoml")
+    command[0] = str(bentoml_cli) if bentoml_cli.exists() else "bentoml"
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        sys.stderr.write(done.stdout + done.stderr)
+        raise BentoError(f"bentoml build exited with {done.returncode}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pytest_modelgate.release.bento")
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--version", type=int, required=True)
+    parser.add_argument("--run-id", required=True)
+    parser.add_argument("--bentofile", type=Path, required=True)
+    parser.add_argument("--input-schema", default=None)
+    parser.add_argument("--drift-reference", type=Path, default=None)
+    args = parser.parse_args(argv)
+    import mlflow
+
+    uri = os.environ["MLFLOW_TRACKING_URI"]
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    target = BentoTarget(args.name, args.version, args.run_id)
+    try:
+        import_model(target, args.drift_reference)
+        if not bento_exists(target.bento_tag):
+            run_bentoml_build(target, args.bentofile.resolve(), args.input_schema)
+    except BentoError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    print(json.dumps({"bento": target.bento_tag, "model": target.model_tag}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""Promotion evidence as it is stored in the registry, and how it is checked.
+
+Evidence lives on the model version, one set of tags per environment
+(``modelgate.<env>.<field>``), plus the gate report logged as an artifact of the version's run.
+The history of alias moves is a JSON list in a registered-model tag. The service, the CLI and
+promotion all read it through this module, which imports nothing heavy at module level.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+ENVIRONMENTS = ("staging", "production")
+PASSED = "passed"
+HISTORY_LIMIT = 50
+FIELDS = (
+    "verdict",
+    "report_sha256",
+    "report_artifact",
+    "data_sha256",
+    "code_commit",
+    "plugin_version",
+    "promoted_by",
+    "ci_run",
+    "gated_at",
+    "promoted_at",
+    "previous_version",
+    "bento",
+    "drift_reference",
+    "override_reason",
+)
+
+
+class EvidenceError(Exception):
+    """A version has no passing evidence for an environment, or it does not check out."""
+
+
+def tag(env: str, field: str) -> str:
+    return f"modelgate.{env}.{field}"
+
+
+def history_tag(env: str) -> str:
+    return f"modelgate.history.{env}"
+
+
+def now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def report_bytes(report: dict[str, Any]) -> bytes:
+    """The canonical bytes of a report: what is logged, and what the sha256 is taken of."""
+    from pytest_modelgate.report.build import _json_default
+
+    return (json.dumps(report, indent=2, sort_keys=True, default=_json_default) + "\n").encode()
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a version carries for one environment."""
+
+    name: str
+    version: int
+    env: str
+    fields: dict[str, str]
+
+    @property
+    def report_sha256(self) -> str:
+        return self.fields.get("report_sha256", "")
+
+    @property
+    def gated_at(self) -> str:
+        return self.fields.get("gated_at", "")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "env": self.env, **self.fields}
+
+
+def read_evidence(mv: Any, env: str) -> Evidence:
+    """The evidence tags of a model version (``MlflowClient.get_model_version``) for ``env``."""
+    tags = dict(mv.tags or {})
+    fields = {f: tags[tag(env, f)] for f in FIELDS if tag(env, f) in tags}
+    return Evidence(mv.name, int(mv.version), env, fields)
+
+
+def verify_evidence(client: Any, name: str, version: int, env: str) -> Evidence:
+    """Passing evidence of ``name`` v``version`` for ``env``, checked against the logged report:
+    its sha256 must match the tag, and the report must name this version and be promotable."""
+    mv = client.get_model_version(name, str(version))
+    evidence = read_evidence(mv, env)
+    where = f"{name} v{version}"
+    if evidence.fields.get("verdict") != PASSED:
+        raise EvidenceError(f"{where} carries no passing gate evidence for {env}")
+    artifact = evidence.fields.get("report_artifact")
+    if not artifact or not evidence.report_sha256 or not mv.run_id:
+        raise EvidenceError(f"{where}: the {env} evidence names no gate report artifact")
+    data = _download(client, mv.run_id, artifact)
+    if sha256(data) != evidence.report_sha256:
+        raise EvidenceError(
+            f"{where}: gate report {artifact} does not match its recorded sha256 "
+            f"{evidence.report_sha256[:12]}"
+        )
+    report = json.loads(data)
+    model = report.get("model", {})
+    if report.get("promotable") is not True or (model.get("name"), model.get("version")) != (
+        name,
+        version,
+    ):
+        raise EvidenceError(f"{where}: gate report {artifact} is not a passing report for it")
+    return evidence
+
+
+def _download(client: Any, run_id: str, artifact: str) -> bytes:
+    import os
+    import tempfile
+    from pathlib import Path
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no bars in logs
+    with tempfile.TemporaryDirectory(prefix="modelgate-evidence-") as tmp:
+        try:
+            local = client.download_artifacts(run_id, artifact, tmp)
+        except Exception as exc:
+            raise EvidenceError(
+                f"gate report {artifact} of run {run_id} is unreadable: {exc}"
+            ) from None
+        return Path(local).read_bytes()
+
+
+def read_history(client: Any, name: str, env: str) -> list[dict[str, Any]]:
+    tags = dict(client.get_registered_model(name).tags or {})
+    try:
+        events = json.loads(tags.get(history_tag(env), "[]"))
+    except json.JSONDecodeError:
+        return []
+    return [e for e in events if isinstance(e, dict)]
+
+
+def append_history(client: Any, name: str, env: str, event: dict[str, Any]) -> None:
+    events = [*read_history(client, name, env), event][-HISTORY_LIMIT:]
+    client.set_registered_model_tag(name, history_tag(env), json.dumps(events))
