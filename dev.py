@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Bootstrap and run: ``python3 dev.py demo`` or ``python3 dev.py test [pytest args]``.
+"""Bootstrap and run: ``python3 dev.py demo`` or ``python3 dev.py test [pytest args]``;
+``python3 dev.py lint`` runs ruff, the import layering contracts (import-linter) and mypy.
 
 Needs only Python 3.11 and pip. Creates ``.venv`` beside this file on first use and installs
 the project into it (again whenever pyproject.toml changes), then runs the command there.
@@ -49,6 +50,7 @@ def main(argv: list[str]) -> int:
     ruff, mypy = str(BIN / "ruff"), str(BIN / "mypy")
     status = subprocess.call([ruff, "check", "."], cwd=ROOT)
     status |= subprocess.call([ruff, "format", "--check", "."], cwd=ROOT)
+    status |= subprocess.call([str(BIN / "lint-imports")], cwd=ROOT)
     return status | subprocess.call([mypy], cwd=ROOT)
 
 

@@ -100,7 +100,8 @@ def fairlearn_per_resample(frame: pd.DataFrame, n_boot: int) -> float:
 
 def main() -> None:
     from pytest_modelgate.candidate.datasets import Dataset
-    from pytest_modelgate.gates.fairness.spec import FairnessGate
+    from pytest_modelgate.gates.fairness.kind import FairnessGate
+    from pytest_modelgate.gates.plan import plan
     from pytest_modelgate.suite.parse import load_suite
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -116,13 +117,13 @@ def main() -> None:
         frame.to_parquet(root / "eval.parquet")
         suite_path = root / "suite.yaml"
         suite_path.write_text(textwrap.dedent(SUITE.format(resamples=args.resamples)).lstrip())
-        suite = load_suite(suite_path, {"fairness": FairnessGate()})
+        checks = plan(load_suite(suite_path), {"fairness": FairnessGate()})
         data = Dataset(frame, "y", ("pred",), "bench", "bench")
         ctx = _Context(data, frame.pred.to_numpy(), root / "charts")
         sizes = frame.group.value_counts().sort_index().to_dict()
         print(f"fairness gate: {args.rows} rows, groups {sizes}, {args.resamples} resamples")
         total = 0.0
-        for check in suite.checks:
+        for check in checks:
             times = []
             for _ in range(args.repeats):
                 start = time.perf_counter()

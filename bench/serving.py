@@ -89,7 +89,7 @@ def rss_mb(pid: int) -> float:
 
 
 def free_port() -> int:
-    from pytest_modelgate.release.serving import free_port as port
+    from pytest_modelgate.processes import free_port as port
 
     return port()
 

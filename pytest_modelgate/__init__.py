@@ -1,6 +1,13 @@
 """pytest-modelgate: gate one exact MLflow registry model version with pytest.
 
+The public API is what ``__all__`` lists: what a custom gate kind or a custom gate test needs.
+Everything else may change between releases.
+
 PYTEST_DONT_REWRITE: the plugin's own asserts are invariants, not test assertions.
 """
 
-__version__ = "0.1.0"
+from pytest_modelgate.errors import ModelgateError
+from pytest_modelgate.gates.api import Check, GateContext, GateKind, GateResult
+from pytest_modelgate.version import __version__
+
+__all__ = ["Check", "GateContext", "GateKind", "GateResult", "ModelgateError", "__version__"]

@@ -145,6 +145,17 @@ def add_options(parser: pytest.Parser) -> None:
     )
 
 
+def default_tracking_uri(root: Path) -> str:
+    """For the command line: ``MLFLOW_TRACKING_URI``, else the embedded sqlite registry
+    under ``root`` (its directory is created)."""
+    uri = os.environ.get(ENV_TRACKING_URI)
+    if uri:
+        return uri
+    path = root.resolve() / DEFAULT_REGISTRY_DIR / DEFAULT_REGISTRY_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
 def resolve_settings(config: pytest.Config) -> Settings:
     """Resolve and validate every setting; raise pytest.UsageError naming the culprit."""
     name = _pick(config, "--model-name", ENV_MODEL_NAME)

@@ -23,7 +23,7 @@ SUPPORTED = [
 ]
 
 
-def _table_and_weights(classes: int, rows: int, seed: int) -> tuple[stats._Table, np.ndarray]:
+def _table_and_weights(classes: int, rows: int, seed: int) -> tuple[stats.Table, np.ndarray]:
     rng = np.random.default_rng(seed)
     y = rng.integers(0, classes, rows)
     # a model that never predicts the last class and sometimes predicts a class never seen
@@ -31,12 +31,12 @@ def _table_and_weights(classes: int, rows: int, seed: int) -> tuple[stats._Table
     pred[pred == classes - 1] = 0
     table = stats.compress(y, pred)
     assert table.compressed
-    chunk = next(stats._weight_chunks(table, 200, seed))
+    chunk = next(stats.weight_chunks(table, 200, seed))
     return table, chunk
 
 
 def _sklearn(metric, table, weights):
-    return np.array([stats._weighted(metric, table, 0, 1, w) for w in weights])
+    return np.array([stats.weighted_score(metric, table, 0, 1, w) for w in weights])
 
 
 def _id(metric) -> str:
@@ -62,7 +62,7 @@ def test_binary_scores_with_a_positive_label_equal_sklearn(scorer):
     y = rng.integers(0, 2, 60)
     pred = np.where(rng.random(60) < 0.2, 1 - y, y)
     table = stats.compress(y, pred)
-    weights = next(stats._weight_chunks(table, 300, 0))
+    weights = next(stats.weight_chunks(table, 300, 0))
     metric = resolve_metric(scorer).function
     batched = batch_scores(metric, table.columns[0], table.columns[1], weights)
     assert batched is not None

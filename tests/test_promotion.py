@@ -8,14 +8,10 @@ from pathlib import Path
 import mlflow
 import pytest
 
+from pytest_modelgate.errors import PromotionError
 from pytest_modelgate.plugin.promotion import NOT_PROMOTED
 from pytest_modelgate.release.evidence import read_history, tag, verify_evidence
-from pytest_modelgate.release.promotion import (
-    PromotionError,
-    PromotionRequest,
-    alias_version,
-    promote,
-)
+from pytest_modelgate.release.promotion import PromotionRequest, alias_version, promote
 
 from .conftest import ScratchRegistry, copy_column_model
 
@@ -297,8 +293,8 @@ def test_rollback_without_a_previous_version_is_refused(registry, capsys):
 
 
 def test_the_bento_takes_the_input_schema_the_suite_checked():
-    from pytest_modelgate.release.promotion import input_schema
+    from pytest_modelgate.release.bento import suite_input_schema
 
     report = {"data": {str(REPO / "gates" / "iris.yaml"): {"sha256": "0" * 64}}}
-    assert input_schema(report) == "pytest_modelgate.reference.schemas:IrisInput"
-    assert input_schema({"data": {}}) is None
+    assert suite_input_schema(report["data"]) == "pytest_modelgate.reference.schemas:IrisInput"
+    assert suite_input_schema({}) is None

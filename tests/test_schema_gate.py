@@ -11,7 +11,7 @@ import pandas as pd
 import pandera.pandas  # noqa: F401
 import pytest
 
-from pytest_modelgate.gates.schema.checks import EXTRA_COLUMN
+from pytest_modelgate.gates.schema.spec import EXTRA_COLUMN
 
 from .conftest import ScratchRegistry, copy_column_model, eval_frame, write_suite
 

@@ -30,7 +30,7 @@ def test_compressed_and_row_bootstraps_agree_in_distribution():
     y, pred = _labels(4000, 0.25)
     compressed = stats.bootstrap(accuracy_score, y, pred, resamples=2000, confidence=0.9, seed=2)
     # float predictions with jitter cannot be compressed: the row-weight path runs
-    rows = stats._table(y.astype(float), pred.astype(float) + np.arange(len(pred)) * 1e-9)
+    rows = stats.compress(y.astype(float), pred.astype(float) + np.arange(len(pred)) * 1e-9)
     assert not rows.compressed
     assert compressed.value == pytest.approx(accuracy_score(y, pred))
     # the percentile interval of a proportion is close to the normal approximation

@@ -8,32 +8,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from pytest_modelgate.errors import DataError
+from pytest_modelgate.suite.data import READERS, DataSpec
 
 if TYPE_CHECKING:
     import pandas as pd
-
-READERS = {".csv": "read_csv", ".parquet": "read_parquet", ".pq": "read_parquet"}
-
-
-class DataError(Exception):
-    """The evaluation data cannot be read or does not fit the suite."""
-
-
-@dataclass(frozen=True)
-class DataSpec:
-    """Where a suite's evaluation data comes from (``where`` is its file:line, for errors)."""
-
-    where: str
-    path: Path | None = None
-    reference: str | None = None
-    split: str = "eval"
-
-    def describe(self) -> str:
-        if self.path is not None:
-            return str(self.path)
-        return f"reference:{self.reference}[{self.split}]"
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,9 @@ import importlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pytest_modelgate.errors import InputSchemaError
+from pytest_modelgate.jsonio import scalar
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -29,10 +32,6 @@ MLFLOW_TYPES = {
     "bytes": "binary",
     "datetime64[ns]": "datetime",
 }
-
-
-class InputSchemaError(ValueError):
-    """A schema reference or declaration that does not resolve to a pandera schema."""
 
 
 def import_object(path: str) -> Any:
@@ -153,8 +152,8 @@ def _from_cases(rows: int, cases: pd.DataFrame, first: int) -> Validation:
         {
             "column": r["column"],
             "check": r["check"],
-            "index": _plain(r["index"]),
-            "value": _plain(r["failure_case"]),
+            "index": scalar(r["index"]),
+            "value": scalar(r["failure_case"]),
         }
         for r in head.to_dict("records")
     ]
@@ -163,12 +162,3 @@ def _from_cases(rows: int, cases: pd.DataFrame, first: int) -> Validation:
 
 def _text(value: Any) -> str:
     return "<frame>" if value is None or value != value else str(value)
-
-
-def _plain(value: Any) -> Any:
-    """JSON-friendly scalars for the report."""
-    if value is None:
-        return None
-    if hasattr(value, "item"):
-        return value.item()
-    return value if isinstance(value, int | float | str | bool) else str(value)

@@ -9,15 +9,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pytest_modelgate.errors import PredictionError
+
 if TYPE_CHECKING:
     import numpy as np
 
     from pytest_modelgate.candidate.datasets import Dataset
     from pytest_modelgate.candidate.registry import ModelRef, Registry
-
-
-class PredictionError(Exception):
-    """The model failed to answer on the evaluation data."""
 
 
 class ModelHandle:

@@ -7,19 +7,17 @@ signature without loading it, and loads it when asked. mlflow is imported here o
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from pytest_modelgate.errors import RegistryError
+from pytest_modelgate.quiet import quiet_logger
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from mlflow import MlflowClient
-
-
-class RegistryError(Exception):
-    """The registry could not answer, or does not hold what was asked for."""
 
 
 @dataclass(frozen=True)
@@ -60,23 +58,6 @@ class ModelRef:
         }
 
 
-@contextlib.contextmanager
-def quiet_logger(name: str, level: int = logging.WARNING) -> Iterator[None]:
-    """Raise a library logger's level for a while: MLflow logs 'creating tables' and similar
-    at INFO; a gate run shows only its own output."""
-    logger = logging.getLogger(name)
-    previous = logger.level
-    logger.setLevel(level)
-    try:
-        yield
-    finally:
-        logger.setLevel(previous)
-
-
-def _quiet_mlflow() -> contextlib.AbstractContextManager[None]:
-    return quiet_logger("mlflow")
-
-
 class Registry:
     def __init__(self, tracking_uri: str) -> None:
         self.tracking_uri = tracking_uri
@@ -101,7 +82,7 @@ class Registry:
 
     def resolve(self, name: str, version: int | None = None, alias: str | None = None) -> ModelRef:
         """The exact version named by number or alias; RegistryError if it is not there."""
-        with self._translate(f"model {name!r}"), _quiet_mlflow():
+        with self.translate(f"model {name!r}"), quiet_logger("mlflow"):
             self._require_model(name)
             if version is not None:
                 mv = self._version(name, version)
@@ -118,13 +99,13 @@ class Registry:
 
     def by_alias(self, name: str, alias: str) -> ModelRef | None:
         """The version an alias points at, or None when the alias is not set."""
-        with self._translate(f"model {name!r}"), _quiet_mlflow():
+        with self.translate(f"model {name!r}"), quiet_logger("mlflow"):
             mv = self._by_alias(name, alias)
             return None if mv is None else self._describe(mv)
 
     def load(self, ref: ModelRef) -> Any:
         """Load the model once: the native sklearn object when it has that flavour, else pyfunc."""
-        with self._translate(ref.describe()), _quiet_mlflow():
+        with self.translate(ref.describe()), quiet_logger("mlflow"):
             _ = self.client  # sets the global URIs that models:/ resolves through
             if "sklearn" in ref.flavors:
                 import mlflow.sklearn
@@ -136,7 +117,7 @@ class Registry:
 
     def load_pyfunc(self, ref: ModelRef) -> Any:
         """The generic MLflow pyfunc (it enforces the signature): how a server loads the model."""
-        with self._translate(ref.describe()), _quiet_mlflow():
+        with self.translate(ref.describe()), quiet_logger("mlflow"):
             _ = self.client
             import mlflow.pyfunc
 
@@ -146,7 +127,7 @@ class Registry:
         """Attach a file to the run that produced ``ref``; returns its runs:/ URI."""
         if ref.run_id is None:
             raise RegistryError(f"{ref.describe()} has no source run to log {path.name} to")
-        with self._translate(f"the run of {ref.describe()}"), _quiet_mlflow():
+        with self.translate(f"the run of {ref.describe()}"), quiet_logger("mlflow"):
             self.client.log_artifact(ref.run_id, str(path), artifact_path)
         return f"runs:/{ref.run_id}/{artifact_path}/{path.name}"
 
@@ -240,7 +221,7 @@ class Registry:
         )
 
     @contextlib.contextmanager
-    def _translate(self, what: str) -> Iterator[None]:
+    def translate(self, what: str) -> Iterator[None]:
         """Turn connection and server failures into one clear RegistryError."""
         try:
             yield

@@ -7,18 +7,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pytest_modelgate.settings import DEFAULT_REGISTRY_DIR, DEFAULT_REGISTRY_FILE, ENV_TRACKING_URI
-
-
-def default_tracking_uri(root: Path) -> str:
-    import os
-
-    uri = os.environ.get(ENV_TRACKING_URI)
-    if uri:
-        return uri
-    path = root.resolve() / DEFAULT_REGISTRY_DIR / DEFAULT_REGISTRY_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{path}"
+from pytest_modelgate.errors import ModelgateError
+from pytest_modelgate.settings import DEFAULT_REGISTRY_DIR, default_tracking_uri
 
 
 def cmd_train_reference(args: argparse.Namespace) -> int:
@@ -62,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except KeyboardInterrupt:
         return 130
-    except (LookupError, OSError) as exc:
+    except (ModelgateError, OSError) as exc:
         print(f"modelgate: error: {exc}", file=sys.stderr)
         return 2
 

@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pytest_modelgate.errors import ConfigError, EvidenceError, ModelgateError, PromotionError
 from pytest_modelgate.release.evidence import (
     ENVIRONMENTS,
-    EvidenceError,
     read_evidence,
     read_history,
     verify_evidence,
@@ -66,7 +66,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def _client(args: argparse.Namespace) -> tuple[Any, str]:
     from pytest_modelgate.candidate.registry import Registry
-    from pytest_modelgate.cli.main import default_tracking_uri
+    from pytest_modelgate.settings import default_tracking_uri
 
     uri = args.tracking_uri or default_tracking_uri(Path(args.root))
     return Registry(uri).client, uri
@@ -129,7 +129,6 @@ def status_lines(client: Any, name: str, env: str) -> list[str]:
 
 def cmd_promote(args: argparse.Namespace) -> int:
     from pytest_modelgate.release.promotion import (
-        PromotionError,
         PromotionRequest,
         alias_version,
         promote,
@@ -157,20 +156,20 @@ def cmd_promote(args: argparse.Namespace) -> int:
         result = promote(client, request)
     except PromotionError as exc:
         return _fail(f"NOT promoted to {args.env}: {exc}")
-    from pytest_modelgate.plugin.promotion import done_lines
+    from pytest_modelgate.release.promotion import done_lines
 
     print("\n".join(done_lines(result)))
     return 0
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    from pytest_modelgate.release.promotion import PromotionError, rollback
+    from pytest_modelgate.release.promotion import rollback
 
     client, _ = _client(args)
     try:
         name = _model_for(client, args.env, args.model_name)
         was, now = rollback(client, name, args.env, args.reason)
-    except (PromotionError, LookupError) as exc:
+    except ModelgateError as exc:
         return _fail(f"NOT rolled back: {exc}")
     print(f"rolled {name} {args.env} back from v{was} to v{now}")
     return 0
@@ -183,7 +182,7 @@ def _model_for(client: Any, env: str, name: str | None) -> str:
     names = [m.name for m in client.search_registered_models() if env in (m.aliases or {})]
     if len(names) != 1:
         found = ", ".join(names) or "none"
-        raise LookupError(f"pick a model with --model-name (models with {env!r} set: {found})")
+        raise ConfigError(f"pick a model with --model-name (models with {env!r} set: {found})")
     return str(names[0])
 
 
@@ -197,7 +196,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     client, uri = _client(args)
     try:
         name = _model_for(client, args.env, args.model_name)
-    except LookupError as exc:
+    except ModelgateError as exc:
         return _fail(str(exc))
     pinned = alias_version(client, name, args.env)
     if pinned is None:

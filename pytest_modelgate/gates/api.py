@@ -31,11 +31,6 @@ class GateContext(Protocol):
     def eval_data(self, suite: Suite) -> Dataset: ...
 
     @property
-    def artifact_dir(self) -> Path: ...
-
-    def log_artifact(self, path: Path, artifact_path: str) -> str: ...
-
-    @property
     def settings(self) -> Settings: ...
 
     @property
@@ -89,17 +84,20 @@ class GateResult:
         }
 
 
+def estimate_text(value: float, low: float, high: float) -> str:
+    """``0.5000 [0.4500, 0.5500]``, the point alone without an interval, or 'undefined'."""
+    import math
+
+    if not math.isfinite(value):
+        return "undefined"
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return f"{value:.4f}"
+    return f"{value:.4f} [{low:.4f}, {high:.4f}]"
+
+
 def _number(value: float) -> str:
     """Four decimals for scores and milliseconds; whole numbers for rates like rows/s."""
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4f}"
-
-
-class GateFailed(AssertionError):
-    """A gate item's decision was 'no'; carries the result so the message has the figures."""
-
-    def __init__(self, result: GateResult) -> None:
-        self.result = result
-        super().__init__(result.message)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Gate kinds: one module per family. Plugins add kinds with ``pytest_modelgate_gate_kinds``."""
+"""The built-in gate kinds. Plugins add kinds with the ``pytest_modelgate_gate_kinds`` hook."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ if TYPE_CHECKING:
 
 
 def builtin_kinds() -> dict[str, GateKind]:
-    from pytest_modelgate.gates.accuracy.checks import AccuracyGate
-    from pytest_modelgate.gates.drift.checks import DriftGate
-    from pytest_modelgate.gates.fairness.spec import FairnessGate
-    from pytest_modelgate.gates.latency.checks import LatencyGate
-    from pytest_modelgate.gates.load.checks import LoadGate
-    from pytest_modelgate.gates.robustness.checks import RobustnessGate
-    from pytest_modelgate.gates.schema.checks import SchemaGate
+    from pytest_modelgate.gates.accuracy.kind import AccuracyGate
+    from pytest_modelgate.gates.drift.kind import DriftGate
+    from pytest_modelgate.gates.fairness.kind import FairnessGate
+    from pytest_modelgate.gates.latency.kind import LatencyGate
+    from pytest_modelgate.gates.load.kind import LoadGate
+    from pytest_modelgate.gates.robustness.kind import RobustnessGate
+    from pytest_modelgate.gates.schema.kind import SchemaGate
 
     kinds: list[GateKind] = [
         AccuracyGate(),

@@ -112,11 +112,12 @@ def parse_slices(node: Node, suite: Suite) -> list[Slice]:
 
 
 def _frame(node: Node, suite: Suite) -> pd.DataFrame:
-    from pytest_modelgate.candidate.datasets import DataError, read_frame
+    from pytest_modelgate.candidate.datasets import read_frame
+    from pytest_modelgate.errors import DataError
 
     try:
         frame, _ = read_frame(suite.data)
-    except (DataError, LookupError) as exc:
+    except DataError as exc:
         raise node.error(f"slices need the suite's data: {exc}") from None
     return frame
 

@@ -9,56 +9,59 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from pytest_modelgate.errors import ConfigError
+from pytest_modelgate.plugin.stash import gate_run as stashed_run
+
 if TYPE_CHECKING:
     from pytest_modelgate.candidate.datasets import Dataset
     from pytest_modelgate.candidate.predictions import ModelHandle, Predictions
     from pytest_modelgate.candidate.registry import ModelRef
-    from pytest_modelgate.plugin.session import GateSession
+    from pytest_modelgate.run import GateRun
     from pytest_modelgate.suite.parse import Suite
+
 
 NO_MODEL = "no model named: pass --model-name NAME with --model-version N or --model-alias A"
 
 
 @pytest.fixture(scope="session")
-def gate_session(request: pytest.FixtureRequest) -> GateSession:
-    from pytest_modelgate.plugin.session import SESSION_KEY
-
-    session = request.config.stash.get(SESSION_KEY, None)
-    if session is None:
+def gate_run(request: pytest.FixtureRequest) -> GateRun:
+    """The gate run's state (internal: the fixtures below are the documented ones)."""
+    run = stashed_run(request.config)
+    if run is None:
         pytest.skip(NO_MODEL)
-    return session
+    return run
 
 
 @pytest.fixture(scope="session")
-def candidate(gate_session: GateSession) -> ModelHandle:
+def candidate(gate_run: GateRun) -> ModelHandle:
     """The version being gated (loaded on first use, once per session)."""
-    return gate_session.candidate
+    return gate_run.candidate
 
 
 @pytest.fixture(scope="session")
-def candidate_info(gate_session: GateSession) -> ModelRef:
+def candidate_info(gate_run: GateRun) -> ModelRef:
     """The gated version's registry description: name, version, run id, signature."""
-    return gate_session.candidate.ref
+    return gate_run.candidate.ref
 
 
 @pytest.fixture(scope="session")
-def champion(gate_session: GateSession) -> ModelHandle | None:
+def champion(gate_run: GateRun) -> ModelHandle | None:
     """The version the champion alias (``production``) points at, or None."""
-    return gate_session.champion
+    return gate_run.champion
 
 
 @pytest.fixture
-def gate_suite(request: pytest.FixtureRequest, gate_session: GateSession) -> Suite:
+def gate_suite(request: pytest.FixtureRequest, gate_run: GateRun) -> Suite:
     try:
-        return gate_session.suite_near(request.path)
-    except LookupError as exc:
+        return gate_run.suite_near(request.path)
+    except ConfigError as exc:
         pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture
-def eval_data(gate_session: GateSession, gate_suite: Suite) -> Dataset:
+def eval_data(gate_run: GateRun, gate_suite: Suite) -> Dataset:
     """The suite's evaluation data, read once per session."""
-    return gate_session.eval_data(gate_suite)
+    return gate_run.eval_data(gate_suite)
 
 
 @pytest.fixture

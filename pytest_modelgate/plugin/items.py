@@ -7,36 +7,29 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_modelgate.gates.api import Check, GateFailed, GateResult
+from pytest_modelgate.errors import GateFailed, ModelgateError, SuiteError
+from pytest_modelgate.gates.api import Check, GateResult
+from pytest_modelgate.plugin.stash import gate_run
+from pytest_modelgate.report.fairness import attach_chart
+from pytest_modelgate.report.terminal import format_failure, format_result
 
 if TYPE_CHECKING:
-    from pytest_modelgate.plugin.session import GateSession
+    from pytest_modelgate.run import GateRun
     from pytest_modelgate.suite.parse import Suite
-
-# errors whose message says all there is to say; their tracebacks are library internals
-_CLEAN_ERRORS = (
-    "DataError",
-    "PredictionError",
-    "RegistryError",
-    "MetricError",
-    "SuiteError",
-)
 
 
 class SuiteFile(pytest.File):
     """A declarative suite (YAML). Suites for other models collect nothing."""
 
     def collect(self) -> Iterator[pytest.Item]:
-        from pytest_modelgate.suite.parse import SuiteError
-
-        gate_session = _gate_session(self.config)
         try:
-            suite = gate_session.suite_for(self.path)
+            planned = _run(self.config).plan_for(self.path)
         except SuiteError as exc:
             raise self.CollectError(f"malformed gate suite: {exc}") from None
-        if suite is None:
+        if planned is None:
             return
-        for check in suite.checks:
+        suite, checks = planned
+        for check in checks:
             yield GateItem.from_parent(
                 self, name=f"{check.gate}[{check.name}]", check=check, suite=suite
             )
@@ -52,30 +45,26 @@ class GateItem(pytest.Item):
         self.add_marker(pytest.mark.gate(check.gate, required=check.required, model=suite.model))
 
     def runtest(self) -> None:
-        gate_session = _gate_session(self.config)
-        result = self.check.run(gate_session)
-        gate_session.record_result(self.nodeid, result)
+        run = _run(self.config)
+        result = self.check.run(run)
+        attach_chart(run, result)
+        run.record_result(self.nodeid, result)
         self.user_properties.extend(_properties(self.check, result))
         if not result.passed:
-            raise GateFailed(result)
+            raise GateFailed(result, result.message)
         self.add_report_section("call", "gate", format_result(self.check, result))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         error = excinfo.value
-        if isinstance(error, GateFailed):
+        if isinstance(error, GateFailed) and isinstance(error.result, GateResult):
             return format_failure(self.check, error.result)
-        if type(error).__name__ in _CLEAN_ERRORS and not self.config.getoption("fulltrace"):
+        # an error raised on purpose says all there is to say; its traceback is library internals
+        if isinstance(error, ModelgateError) and not self.config.getoption("fulltrace"):
             return f"{self.check.gate}[{self.check.name}] could not run: {error}"
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
         return self.path, None, f"{self.suite.model}: {self.name}"
-
-
-def _gate_session(config: pytest.Config) -> GateSession:
-    from pytest_modelgate.plugin.session import SESSION_KEY
-
-    return config.stash[SESSION_KEY]
 
 
 def _properties(check: Check, result: GateResult) -> list[tuple[str, object]]:
@@ -100,22 +89,7 @@ def _properties(check: Check, result: GateResult) -> list[tuple[str, object]]:
     return props
 
 
-def format_result(check: Check, result: GateResult) -> str:
-    lines = [
-        f"gate       {check.gate}",
-        f"metric     {result.metric}",
-        f"observed   {result.value_text()}",
-        f"threshold  {result.threshold_text()} (decided on {result.decided_on})",
-    ]
-    if result.rows is not None:
-        lines.append(f"rows       {result.rows}")
-    if result.champion_version is not None:
-        champ = "-" if result.champion_value is None else f"{result.champion_value:.4f}"
-        lines.append(f"champion   v{result.champion_version}: {champ}")
-    if result.message:
-        lines.append(f"note       {result.message}")
-    return "\n".join(lines)
-
-
-def format_failure(check: Check, result: GateResult) -> str:
-    return f"GATE FAILED: {check.gate}[{check.name}]\n{format_result(check, result)}"
+def _run(config: pytest.Config) -> GateRun:
+    run = gate_run(config)
+    assert run is not None, "gate items are collected only when a model is named"
+    return run

@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_modelgate.plugin.stash import gate_report, gate_run
 from pytest_modelgate.settings import Settings
 
 if TYPE_CHECKING:
-    from pytest_modelgate.plugin.session import GateSession
     from pytest_modelgate.release.promotion import PromotionRequest, PromotionResult
+    from pytest_modelgate.run import GateRun
 
 NOT_PROMOTED = "NOT promoted to {env}"
 
@@ -34,21 +35,21 @@ class PromotionSession:
         self.lines: list[str] = []
 
     @property
-    def gate(self) -> GateSession:
-        from pytest_modelgate.plugin.session import SESSION_KEY
-
-        return self.config.stash[SESSION_KEY]
+    def run(self) -> GateRun:
+        run = gate_run(self.config)
+        assert run is not None, "a promotion needs a named model"
+        return run
 
     @pytest.hookimpl(trylast=True)  # after the gate session resolved the candidate
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        from pytest_modelgate.candidate.registry import RegistryError
+        from pytest_modelgate.errors import RegistryError
         from pytest_modelgate.release.promotion import PRODUCTION, alias_version, staging_problem
 
-        gate = self.gate
-        ref = gate.candidate.ref
+        run = self.run
+        ref = run.candidate.ref
         try:
-            with gate.registry._translate(f"alias {self.env!r} of {ref.name}"):
-                client = gate.registry.client
+            with run.registry.translate(f"alias {self.env!r} of {ref.name}"):
+                client = run.registry.client
                 self.expected = alias_version(client, ref.name, self.env)
                 problem = None
                 if self.env == PRODUCTION and not self.settings.promote_reason:
@@ -81,7 +82,8 @@ class PromotionSession:
 
     def promote(self) -> bool:
         """Promote if the run allows it; record the lines that say what happened."""
-        from pytest_modelgate.release.promotion import PromotionError, promote
+        from pytest_modelgate.errors import PromotionError
+        from pytest_modelgate.release.promotion import done_lines, promote
 
         request = self.request()
         if request is None:
@@ -95,7 +97,7 @@ class PromotionSession:
             error = "vetoed: " + "; ".join(reasons)
         else:
             try:
-                self.result = promote(self.gate.registry.client, request)
+                self.result = promote(self.run.registry.client, request)
             except PromotionError as exc:
                 error = str(exc)
         self.config.hook.pytest_modelgate_promotion(
@@ -110,15 +112,15 @@ class PromotionSession:
     def request(self) -> PromotionRequest | None:
         from pytest_modelgate.release.promotion import PromotionRequest
 
-        gate = self.gate
-        report: dict[str, Any] | None = getattr(gate, "report", None)
-        if not self.started or report is None or gate._candidate is None:
+        run = self.run
+        report = gate_report(self.config)
+        if not self.started or report is None or run.loaded_candidate is None:
             self.refuse("the run ended before the gates could decide")
             return None
         if not report.get("promotable"):
             self.refuse("not every required gate ran and passed:", report["blocking_reasons"])
             return None
-        ref = gate.candidate.ref
+        ref = run.candidate.ref
         if not ref.run_id:
             self.refuse(f"{ref.describe()} has no MLflow run to keep its evidence in")
             return None
@@ -140,18 +142,3 @@ class PromotionSession:
         self.lines.append(f"{NOT_PROMOTED.format(env=self.env)}: {why}")
         self.lines += [f"  - {d}" for d in details or ()]
         self.lines.append(f"alias {self.env!r} was left as it was")
-
-
-def done_lines(result: PromotionResult) -> list[str]:
-    from pytest_modelgate.release.promotion import version_text
-
-    request = result.request
-    lines = [
-        f"promoted {request.name} v{request.version} to {request.env} "
-        f"(alias {request.env!r} was {version_text(result.previous)})",
-        f"  bento {result.bento}",
-        f"  evidence sha256 {result.report_sha256} in {result.report_artifact}",
-    ]
-    if request.reason:
-        lines.append(f"  override reason: {request.reason}")
-    return lines

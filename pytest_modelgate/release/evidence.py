@@ -8,11 +8,12 @@ promotion all read it through this module, which imports nothing heavy at module
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
+
+from pytest_modelgate.errors import EvidenceError
+from pytest_modelgate.jsonio import sha256
 
 ENVIRONMENTS = ("staging", "production")
 PASSED = "passed"
@@ -35,31 +36,12 @@ FIELDS = (
 )
 
 
-class EvidenceError(Exception):
-    """A version has no passing evidence for an environment, or it does not check out."""
-
-
 def tag(env: str, field: str) -> str:
     return f"modelgate.{env}.{field}"
 
 
 def history_tag(env: str) -> str:
     return f"modelgate.history.{env}"
-
-
-def now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-
-def report_bytes(report: dict[str, Any]) -> bytes:
-    """The canonical bytes of a report: what is logged, and what the sha256 is taken of."""
-    from pytest_modelgate.report.build import _json_default
-
-    return (json.dumps(report, indent=2, sort_keys=True, default=_json_default) + "\n").encode()
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import csv
 import os
-import signal
 import subprocess
 import sys
-from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from pytest_modelgate.errors import LoadError
+from pytest_modelgate.processes import kill_group, tail
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 ENV_ROWS = "MODELGATE_LOAD_ROWS"
@@ -33,10 +34,6 @@ STATS = {
     "p95_ms": "95%",
     "p99_ms": "99%",
 }
-
-
-class LoadError(Exception):
-    """Locust did not produce a summary (its output tail says why)."""
 
 
 @dataclass(frozen=True)
@@ -103,17 +100,3 @@ def _number(text: str | None) -> float | None:
         return float(text) if text is not None else None
     except ValueError:
         return None
-
-
-def kill_group(process: subprocess.Popen[bytes]) -> None:
-    with suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
-    with suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=10)
-
-
-def tail(log: Path, lines: int = 20) -> str:
-    try:
-        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"

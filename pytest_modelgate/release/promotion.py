@@ -20,25 +20,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_modelgate import __version__
+from pytest_modelgate.errors import EvidenceError, PromotionError
+from pytest_modelgate.jsonio import canonical_bytes, sha256, utc_now
 from pytest_modelgate.release.evidence import (
     ENVIRONMENTS,
     PASSED,
-    EvidenceError,
     append_history,
-    now,
-    report_bytes,
-    sha256,
     tag,
     verify_evidence,
 )
+from pytest_modelgate.version import __version__
 
 STAGING, PRODUCTION = ENVIRONMENTS
 ARTIFACT_DIR = "modelgate"
-
-
-class PromotionError(Exception):
-    """A promotion or rollback was refused or failed; the registry is as it was."""
 
 
 @dataclass(frozen=True)
@@ -165,28 +159,12 @@ def compare_alias(client: Any, request: PromotionRequest) -> None:
 
 
 def build_bento(request: PromotionRequest) -> str:
-    from pytest_modelgate.release.bento import BentoTarget
+    from pytest_modelgate.release.bento import BentoTarget, suite_input_schema
     from pytest_modelgate.release.bento import build_bento as build
 
     target = BentoTarget(request.name, request.version, request.run_id)
-    schema = input_schema(request.report)
+    schema = suite_input_schema(request.report.get("data") or {})
     return build(target, request.tracking_uri, request.bentofile, schema, request.drift_reference)
-
-
-def input_schema(report: dict[str, Any]) -> str | None:
-    """The import path of the pandera schema the run's suite checked (``gates.schema.schema``),
-    so the service validates requests with the same contract; None for inline schemas."""
-    import yaml
-
-    for suite in report.get("data") or {}:
-        try:
-            document = yaml.safe_load(Path(suite).read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError):
-            continue
-        section = ((document or {}).get("gates") or {}).get("schema") or {}
-        if isinstance(section, dict) and isinstance(section.get("schema"), str):
-            return str(section["schema"])
-    return None
 
 
 class TagUndo:
@@ -217,9 +195,9 @@ def write_evidence(
     client: Any, request: PromotionRequest, bento: str, undo: TagUndo
 ) -> PromotionResult:
     """Log the gate report to the version's run and tag the version with its evidence."""
-    data = report_bytes(request.report)
+    data = canonical_bytes(request.report)
     digest = sha256(data)
-    stamp = now()
+    stamp = utc_now()
     artifact = f"{ARTIFACT_DIR}/gate-report-{request.env}-{stamp.replace(':', '')}.json"
     client.log_text(request.run_id, data.decode(), artifact)
     drift = ""
@@ -261,7 +239,7 @@ def move_alias(client: Any, request: PromotionRequest, result: PromotionResult) 
             "action": "promote",
             "version": request.version,
             "previous": result.previous,
-            "at": now(),
+            "at": utc_now(),
             "by": promoted_by(),
             "ci_run": ci_run(),
             "report_sha256": result.report_sha256,
@@ -303,7 +281,7 @@ def rollback(client: Any, name: str, env: str, reason: str | None = None) -> tup
         "action": "rollback",
         "version": target,
         "previous": current,
-        "at": now(),
+        "at": utc_now(),
         "by": promoted_by(),
         "ci_run": ci_run(),
         "reason": reason,
@@ -360,3 +338,16 @@ def ci_run() -> str | None:
         return os.environ.get("CI_PIPELINE_URL") or os.environ.get("BUILD_URL") or None
     server, repo = os.environ.get("GITHUB_SERVER_URL"), os.environ.get("GITHUB_REPOSITORY")
     return f"{server}/{repo}/actions/runs/{run}" if server and repo else run
+
+
+def done_lines(result: PromotionResult) -> list[str]:
+    request = result.request
+    lines = [
+        f"promoted {request.name} v{request.version} to {request.env} "
+        f"(alias {request.env!r} was {version_text(result.previous)})",
+        f"  bento {result.bento}",
+        f"  evidence sha256 {result.report_sha256} in {result.report_artifact}",
+    ]
+    if request.reason:
+        lines.append(f"  override reason: {request.reason}")
+    return lines

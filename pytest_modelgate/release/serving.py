@@ -8,29 +8,17 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from pytest_modelgate.processes import LOOPBACK, executable, free_port, start, stop, wait_ready
+
 STARTUP_S = 120.0
-
-
-class ServeError(Exception):
-    """The service did not come up (its log tail says why)."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager
@@ -41,18 +29,10 @@ def served(
     port = free_port()
     command = [
         sys.executable, "-m", "pytest_modelgate.cli", "serve", env, "--model-name", model,
-        "--tracking-uri", tracking_uri, "--host", "127.0.0.1", "--port", str(port),
+        "--tracking-uri", tracking_uri, "--host", LOOPBACK, "--port", str(port),
     ]  # fmt: skip
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            _wait_ready(url, process, log, startup_s)
-            yield url
-        finally:
-            stop(process)
+    with _running(command, log, None, port, startup_s) as (url, _pid):
+        yield url
 
 
 @contextmanager
@@ -67,52 +47,25 @@ def served_bento(
     """Yield (base URL, server pid) of ``bentoml serve BENTO`` on a free loopback port; the
     server runs in its own process group and is stopped by that group's id on exit."""
     port = free_port()
-    bentoml = Path(sys.executable).with_name("bentoml")
-    command = [str(bentoml) if bentoml.exists() else "bentoml", "serve", bento]
-    command += ["--host", "127.0.0.1", "--port", str(port)]
+    command = [executable("bentoml"), "serve", bento, "--host", LOOPBACK, "--port", str(port)]
     child = dict(os.environ, MODELGATE_ENV=env, **(extra_env or {}))
     child.setdefault("BENTOML_DO_NOT_TRACK", "True")
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command, env=child, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            _wait_ready(url, process, log, startup_s)
-            yield url, process.pid
-        finally:
-            stop(process)
+    with _running(command, log, child, port, startup_s) as running:
+        yield running
 
 
-def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, startup_s: float) -> None:
-    deadline = time.monotonic() + startup_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise ServeError(f"the service exited with {process.returncode}:\n{_tail(log)}")
-        try:
-            with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise ServeError(f"the service was not ready after {startup_s:.0f}s:\n{_tail(log)}")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the server's process group, SIGKILL it if it lingers."""
-    if process.poll() is None:
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=20)
-        except ProcessLookupError:
-            pass
-    # workers left behind by a crashed parent share the group
-    with suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
+@contextmanager
+def _running(
+    command: list[str], log: Path, env: dict[str, str] | None, port: int, startup_s: float
+) -> Iterator[tuple[str, int]]:
+    log.write_bytes(b"")
+    process = start(command, log, env=env)
+    url = f"http://{LOOPBACK}:{port}"
+    try:
+        wait_ready(f"{url}/readyz", process, log, startup_s, "the service")
+        yield url, process.pid
+    finally:
+        stop(process)
 
 
 def post(url: str, payload: Any, timeout: float = 30.0) -> tuple[int, Any]:
@@ -132,10 +85,3 @@ def post(url: str, payload: Any, timeout: float = 30.0) -> tuple[int, Any]:
             return exc.code, json.loads(body)
         except json.JSONDecodeError:
             return exc.code, body.decode(errors="replace")
-
-
-def _tail(log: Path, lines: int = 25) -> str:
-    try:
-        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"

@@ -10,19 +10,21 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pytest_modelgate.jsonio import write_text
+
 if TYPE_CHECKING:
-    from pytest_modelgate.plugin.session import GateSession
     from pytest_modelgate.report.plots import Plot
+    from pytest_modelgate.run import GateRun
 
 ENV_STEP_SUMMARY = "GITHUB_STEP_SUMMARY"
 HTML_ARTIFACT_PATH = "modelgate/report"
 
 
-def write_outputs(session: GateSession, report: dict[str, Any]) -> list[str]:
+def write_outputs(run: GateRun, report: dict[str, Any]) -> list[str]:
     """Write every report asked for; returns terminal lines saying where they went."""
     from pytest_modelgate.report.markdown import markdown
 
-    settings = session.settings
+    settings = run.settings
     step_summary = os.environ.get(ENV_STEP_SUMMARY)
     lines = []
     if settings.gate_summary is not None or step_summary:
@@ -35,35 +37,27 @@ def write_outputs(session: GateSession, report: dict[str, Any]) -> list[str]:
                 out.write(text + "\n")
             lines.append(f"gate summary appended to ${ENV_STEP_SUMMARY}")
     if settings.gate_html is not None:
-        lines += write_html(session, report, settings.gate_html)
+        lines += write_html(run, report, settings.gate_html)
     return lines
 
 
-def write_text(path: Path, text: str) -> None:
-    """Write atomically, so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def write_html(session: GateSession, report: dict[str, Any], path: Path) -> list[str]:
-    from pytest_modelgate.candidate.registry import RegistryError
+def write_html(run: GateRun, report: dict[str, Any], path: Path) -> list[str]:
+    from pytest_modelgate.errors import RegistryError
     from pytest_modelgate.report.html import render
 
-    plots, problems = build_plots(session, report)
+    plots, problems = build_plots(run, report)
     write_text(path, render(report, plots))
     lines = [f"gate html: {path} ({len(plots)} plots)"]
     lines += [f"  plot left out: {p}" for p in problems]
-    if session._candidate is not None:
+    if run.loaded_candidate is not None:
         try:
-            lines.append(f"  logged to {session.log_artifact(path, HTML_ARTIFACT_PATH)}")
+            lines.append(f"  logged to {run.log_artifact(path, HTML_ARTIFACT_PATH)}")
         except RegistryError as exc:  # the HTML illustrates the evidence; it is not the evidence
             lines.append(f"  not logged to the candidate's run: {exc}")
     return lines
 
 
-def build_plots(session: GateSession, report: dict[str, Any]) -> tuple[list[Plot], list[str]]:
+def build_plots(run: GateRun, report: dict[str, Any]) -> tuple[list[Plot], list[str]]:
     """Every plot that applies, and why any that applies could not be drawn."""
     from pytest_modelgate.report.plots import fairness_plots, latency_plot
 
@@ -74,7 +68,7 @@ def build_plots(session: GateSession, report: dict[str, Any]) -> tuple[list[Plot
         builders: dict[str, Callable[[], Sequence[Plot | None]]] = {
             "latency": lambda: [latency_plot(items)],
             "fairness": lambda: fairness_plots(items, Path(workdir)),
-            "calibration": lambda: calibration_plots(session),
+            "calibration": lambda: calibration_plots(run),
         }
         for name, build in builders.items():
             # a plot that cannot be drawn must not hide the verdict and the table
@@ -85,19 +79,15 @@ def build_plots(session: GateSession, report: dict[str, Any]) -> tuple[list[Plot
     return plots, problems
 
 
-def calibration_plots(session: GateSession) -> list[Plot | None]:
+def calibration_plots(run: GateRun) -> list[Plot | None]:
     """The candidate's calibration on each evaluation dataset the run loaded."""
     from pytest_modelgate.report.plots import calibration_curves, calibration_plot
 
-    if session._candidate is None:
-        return []
-    handle = session._candidate
-    if getattr(handle.model, "predict_proba", None) is None:
+    handle = run.loaded_candidate
+    if handle is None or getattr(handle.model, "predict_proba", None) is None:
         return []
     plots = []
-    # suites loaded more than once (a custom gate's and the suite file's) share their data
-    unique = {(d.source, d.sha256, d.features): d for d in session._data.values()}
-    for data in unique.values():
+    for data in run.loaded_data():
         predictions = handle.predictions(data)
         proba, classes = predictions.proba, predictions.classes
         if proba is None or classes is None:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pytest_modelgate.report.fairness import draw_groups
+
 if TYPE_CHECKING:
     import numpy as np
     from matplotlib.figure import Figure
@@ -145,7 +147,7 @@ def fairness_plots(items: list[dict[str, Any]], workdir: Path) -> list[Plot]:
         png = (
             chart.read_bytes()
             if chart and chart.is_file()
-            else _draw_groups(name, details, workdir)
+            else draw_groups(workdir / "fairness-groups.png", name, details).read_bytes()
         )
         caption = (
             f"{item['result']['metric']} by {', '.join(map(str, details.get('by', [])))}: each "
@@ -153,26 +155,6 @@ def fairness_plots(items: list[dict[str, Any]], workdir: Path) -> list[Plot]:
         )
         plots.append(Plot(f"Fairness: {name}", caption, png))
     return plots
-
-
-def _draw_groups(name: str, details: dict[str, Any], workdir: Path) -> bytes:
-    import numpy as np
-
-    from pytest_modelgate.report.fairness_chart import draw
-
-    groups = details["groups"]
-    skip = {"group", "rows", "decided_on", "below_min_group_size"}
-    components = tuple(k for k in groups[0] if k not in skip)
-
-    def grid(key: str) -> np.ndarray:
-        return np.array(
-            [[np.nan if g[c][key] is None else g[c][key] for g in groups] for c in components]
-        )
-
-    path = workdir / "fairness-groups.png"
-    draw(path, name, components, tuple(str(g["group"]) for g in groups), grid("value"),
-         grid("low"), grid("high"), np.array([g["decided_on"] for g in groups]), [])  # fmt: skip
-    return path.read_bytes()
 
 
 # -- calibration -----------------------------------------------------------------------------

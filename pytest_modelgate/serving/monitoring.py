@@ -55,7 +55,7 @@ class Monitor:
             ["feature"],
             multiprocess_mode="max",
         )
-        self._refreshers: list[Callable[[], None]] = [self._memory]
+        self._refreshers: list[Callable[[], object]] = [self._memory]
 
     def predicted(self, endpoint: str, labels: Iterable[Any]) -> None:
         for label, count in Tally(map(str, labels)).items():
@@ -73,7 +73,7 @@ class Monitor:
                 self.drift.labels(feature).set(value)
                 self.drifted.labels(feature).set(float(value > threshold))
 
-    def every(self, refresh: Callable[[], None]) -> None:
+    def every(self, refresh: Callable[[], object]) -> None:
         self._refreshers.append(refresh)
 
     def start(self) -> None:

@@ -36,6 +36,8 @@ from pydantic import (
     create_model,
 )
 
+from pytest_modelgate.errors import EvidenceError, ServeError
+from pytest_modelgate.jsonio import plain
 from pytest_modelgate.release.bento import (
     ARG_INPUT_SCHEMA,
     ARG_MODEL_TAG,
@@ -44,7 +46,7 @@ from pytest_modelgate.release.bento import (
     LABEL_VERSION,
     META_DRIFT,
 )
-from pytest_modelgate.release.evidence import ENVIRONMENTS, EvidenceError, verify_evidence
+from pytest_modelgate.release.evidence import ENVIRONMENTS, verify_evidence
 from pytest_modelgate.serving.monitoring import Monitor
 from pytest_modelgate.serving.validation import compile_checks
 
@@ -80,7 +82,7 @@ class NotServable(BentoMLException):
 def model_tag() -> str:
     tag = getattr(ARGS, ARG_MODEL_TAG, None) or os.environ.get(ENV_MODEL_TAG)
     if not tag:
-        raise RuntimeError(
+        raise ServeError(
             f"no model to serve: build the bento with --arg {ARG_MODEL_TAG}=NAME:VERSION "
             f"(a promotion does) or set {ENV_MODEL_TAG}"
         )
@@ -288,7 +290,7 @@ class ModelGate:
     async def predict(self, rows: Rows) -> Annotated[list[Any], JSON]:
         if not rows:
             return []
-        labels = [_plain(v) for v in self.call(self.model.predict, rows)]
+        labels = [plain(v) for v in self.call(self.model.predict, rows)]
         self.monitor.predicted("predict", labels)
         return labels
 
@@ -299,7 +301,7 @@ class ModelGate:
             raise NotServable(f"{self.name} v{self.version} gives no class probabilities")
         if not rows:
             return []
-        classes = [str(_plain(c)) for c in self.model.classes_]
+        classes = [str(plain(c)) for c in self.model.classes_]
         probabilities = self.call(method, rows)
         self.monitor.predicted("predict_proba", (classes[i] for i in probabilities.argmax(axis=1)))
         return [dict(zip(classes, map(float, p), strict=True)) for p in probabilities]
@@ -354,7 +356,3 @@ def load(mlflow_dir: Path) -> Any:
     import mlflow.pyfunc
 
     return mlflow.pyfunc.load_model(str(mlflow_dir))
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else value

@@ -49,7 +49,7 @@ class Estimate:
 
 
 @dataclass(frozen=True)
-class _Table:
+class Table:
     """Distinct rows of the stacked arrays and how often each occurs (or every row, count 1)."""
 
     columns: tuple[np.ndarray, ...]
@@ -68,17 +68,17 @@ def bootstrap(
 ) -> Estimate:
     """Interval of ``metric(y_true, y_pred)`` over row resamples."""
     point, values = bootstrap_distribution(metric, y_true, y_pred, resamples=resamples, seed=seed)
-    return _estimate(point, values, confidence, resamples)
+    return summarise(point, values, confidence, resamples)
 
 
 def bootstrap_distribution(
     metric: Metric, y_true: np.ndarray, y_pred: np.ndarray, *, resamples: int, seed: int
 ) -> tuple[float, np.ndarray]:
     """The point value and the metric on every resample (NaN where undefined)."""
-    table = _table(y_true, y_pred)
-    point = _weighted(metric, table, 0, 1, table.counts)
+    table = compress(y_true, y_pred)
+    point = weighted_score(metric, table, 0, 1, table.counts)
     values = np.concatenate(
-        [_scores(metric, table, 0, 1, w) for w in _weight_chunks(table, resamples, seed)]
+        [_scores(metric, table, 0, 1, w) for w in weight_chunks(table, resamples, seed)]
     )
     return point, values
 
@@ -94,21 +94,21 @@ def bootstrap_paired_difference(
     seed: int,
 ) -> Estimate:
     """Interval of ``metric(candidate) - metric(champion)`` on the same resampled rows."""
-    table = _table(y_true, candidate, champion)
+    table = compress(y_true, candidate, champion)
 
-    point = _weighted(metric, table, 0, 1, table.counts) - _weighted(
+    point = weighted_score(metric, table, 0, 1, table.counts) - weighted_score(
         metric, table, 0, 2, table.counts
     )
     values = np.concatenate(
         [
             _scores(metric, table, 0, 1, w) - _scores(metric, table, 0, 2, w)
-            for w in _weight_chunks(table, resamples, seed)
+            for w in weight_chunks(table, resamples, seed)
         ]
     )
-    return _estimate(point, values, confidence, resamples)
+    return summarise(point, values, confidence, resamples)
 
 
-def _estimate(point: float, values: np.ndarray, confidence: float, resamples: int) -> Estimate:
+def summarise(point: float, values: np.ndarray, confidence: float, resamples: int) -> Estimate:
     defined = values[np.isfinite(values)]
     if defined.size == 0:
         return Estimate(point, float("nan"), float("nan"), confidence, resamples, resamples)
@@ -119,7 +119,7 @@ def _estimate(point: float, values: np.ndarray, confidence: float, resamples: in
     )
 
 
-def _table(*arrays: np.ndarray) -> _Table:
+def compress(*arrays: np.ndarray) -> Table:
     columns = tuple(np.asarray(a) for a in arrays)
     n = len(columns[0])
     if any(len(c) != n for c in columns):
@@ -136,17 +136,17 @@ def _table(*arrays: np.ndarray) -> _Table:
         key = np.ravel_multi_index(codes, [len(u) for u in uniques]) if len(codes) > 1 else codes[0]
         distinct, first, counts = np.unique(key, return_index=True, return_counts=True)
         if len(distinct) <= max(1, int(n * _COMPRESS_SHARE)):
-            return _Table(tuple(c[first] for c in columns), counts, True)
-    return _Table(columns, np.ones(n, dtype=np.int64), False)
+            return Table(tuple(c[first] for c in columns), counts, True)
+    return Table(columns, np.ones(n, dtype=np.int64), False)
 
 
-def _weights(table: _Table, resamples: int, seed: int) -> Iterator[np.ndarray]:
+def resample_counts(table: Table, resamples: int, seed: int) -> Iterator[np.ndarray]:
     """Bootstrap weights for each resample, one row of counts per resample."""
-    for chunk in _weight_chunks(table, resamples, seed):
+    for chunk in weight_chunks(table, resamples, seed):
         yield from chunk
 
 
-def _weight_chunks(table: _Table, resamples: int, seed: int) -> Iterator[np.ndarray]:
+def weight_chunks(table: Table, resamples: int, seed: int) -> Iterator[np.ndarray]:
     """Bootstrap weights in bounded chunks: resamples x table rows of counts."""
     rng = np.random.default_rng(seed)
     n = int(table.counts.sum())
@@ -159,7 +159,7 @@ def _weight_chunks(table: _Table, resamples: int, seed: int) -> Iterator[np.ndar
         drawn += size
 
 
-def _scores(metric: Metric, table: _Table, truth: int, pred: int, chunk: np.ndarray) -> np.ndarray:
+def _scores(metric: Metric, table: Table, truth: int, pred: int, chunk: np.ndarray) -> np.ndarray:
     """The metric on each resample of a chunk: all at once when the metric allows it."""
     if table.compressed:
         from pytest_modelgate.stats.confusion import batch_scores
@@ -167,10 +167,12 @@ def _scores(metric: Metric, table: _Table, truth: int, pred: int, chunk: np.ndar
         batch = batch_scores(metric, table.columns[truth], table.columns[pred], chunk)
         if batch is not None:
             return batch.astype(float)
-    return np.array([_weighted(metric, table, truth, pred, w) for w in chunk], dtype=float)
+    return np.array([weighted_score(metric, table, truth, pred, w) for w in chunk], dtype=float)
 
 
-def _weighted(metric: Metric, table: _Table, truth: int, pred: int, weights: np.ndarray) -> float:
+def weighted_score(
+    metric: Metric, table: Table, truth: int, pred: int, weights: np.ndarray
+) -> float:
     y_true, y_pred = table.columns[truth], table.columns[pred]
     if table.compressed:
         # pairs a resample did not draw are absent from it, as they are from a row resample
@@ -200,12 +202,6 @@ def accepts_sample_weight(metric: Metric) -> bool:
             parameters = {}  # type: ignore[assignment]
         _SAMPLE_WEIGHT_CACHE[key] = "sample_weight" in parameters
     return _SAMPLE_WEIGHT_CACHE[key]
-
-
-# Public names for other statistics that resample rows the same way (per-group fairness).
-compress = _table
-resample_counts = _weights
-summarise = _estimate
 
 
 def violation_p_value(

@@ -125,7 +125,7 @@ class Resampler:
         """Per model: its values on every resample (resamples x components x groups)."""
         index = self._index(components)
         draws: list[list[np.ndarray]] = [[] for _ in range(self.models)]
-        for chunk in stats._weight_chunks(self.table, resamples, seed):
+        for chunk in stats.weight_chunks(self.table, resamples, seed):
             for m in range(self.models):
                 draws[m].append(self._chunk(components, index, m, chunk))
         return [np.concatenate(d) for d in draws]

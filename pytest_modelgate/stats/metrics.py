@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pytest_modelgate.errors import MetricError
+
 # metrics that score probabilities rather than labels, when named as sklearn functions
 _PROBABILITY_METRICS = {
     "roc_auc_score",
@@ -25,10 +27,6 @@ _PROBABILITY_METRICS = {
     "d2_brier_score",
 }
 _LOWER_IS_BETTER_SUFFIXES = ("_error", "_loss", "_deviance")
-
-
-class MetricError(ValueError):
-    """A metric name or its parameters do not resolve."""
 
 
 @dataclass(frozen=True)

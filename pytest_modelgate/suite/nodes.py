@@ -10,16 +10,10 @@ from typing import Any, TypeVar
 
 import yaml
 
+from pytest_modelgate.errors import SuiteError
+from pytest_modelgate.jsonio import plain
+
 T = TypeVar("T")
-
-
-class SuiteError(Exception):
-    """A malformed suite file: where, which key, and what was expected."""
-
-    def __init__(self, path: Path, line: int | None, key: str, message: str) -> None:
-        self.path, self.line, self.key, self.message = path, line, key, message
-        where = f"{path}:{line}" if line else str(path)
-        super().__init__(f"{where}: {key or '<top>'}: {message}")
 
 
 class _LineLoader(yaml.SafeLoader):
@@ -157,15 +151,7 @@ class Node:
 
     def as_plain(self) -> Any:
         """The value as plain Python data (for parameters passed through to a library)."""
-        return _plain(self.value)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
+        return plain(self.value)
 
 
 def _describe(value: Any) -> str:

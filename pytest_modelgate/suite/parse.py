@@ -14,16 +14,11 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from pytest_modelgate.candidate.datasets import READERS, DataSpec
-from pytest_modelgate.suite.nodes import Node, SuiteError, read_suite_file
-
-if TYPE_CHECKING:
-    from pytest_modelgate.gates.api import Check, GateKind
+from pytest_modelgate.suite.data import READERS, DataSpec
+from pytest_modelgate.suite.nodes import Node, read_suite_file
 
 _TOP_KEYS = {"model", "data", "target", "features", "sensitive", "gates", "description"}
 _DATA_KEYS = {"path", "reference", "split"}
@@ -37,7 +32,7 @@ class Suite:
     target: str
     features: tuple[str, ...] | None
     sensitive: tuple[str, ...]
-    checks: tuple[Check, ...] = ()
+    gates: Node = dataclasses.field(compare=False, repr=False)  # the sections gates.plan reads
 
     def __hash__(self) -> int:
         return hash(self.path)
@@ -48,26 +43,18 @@ def read_model_name(path: Path) -> str:
     return read_suite_file(path).require("model").as_str()
 
 
-def load_suite(path: Path, kinds: Mapping[str, GateKind]) -> Suite:
+def load_suite(path: Path) -> Suite:
+    """Parse the suite's common keys; each gate section is left for its gate kind to read."""
     root = read_suite_file(path).only(_TOP_KEYS)
-    suite = Suite(
-        path=path,
-        model=root.require("model").as_str(),
-        data=data_spec(root.require("data")),
-        target=root.require("target").as_str(),
-        features=root.value_or("features", Node.as_str_list, None),
-        sensitive=root.value_or("sensitive", Node.as_str_list, ()),
-    )
+    model = root.require("model").as_str()
+    data = data_spec(root.require("data"))
+    target = root.require("target").as_str()
+    features = root.value_or("features", Node.as_str_list, None)
+    sensitive: tuple[str, ...] = root.value_or("sensitive", Node.as_str_list, ())
     gates = root.require("gates").mapping()
     if not gates.keys():
         raise gates.error("expected at least one gate")
-    checks: list[Check] = []
-    for name, section in gates.items():
-        kind = kinds.get(name)
-        if kind is None:
-            raise section.error(f"unknown gate; known gates: {', '.join(sorted(kinds))}")
-        checks.extend(kind.checks(section, suite))
-    return dataclasses.replace(suite, checks=tuple(checks))
+    return Suite(path, model, data, target, features, sensitive, gates)
 
 
 def data_spec(node: Node) -> DataSpec:
@@ -90,6 +77,3 @@ def data_spec(node: Node) -> DataSpec:
     ref = node.require("reference").as_choice(reference.NAMES)
     split = node.value_or("split", lambda n: n.as_choice(reference.SPLITS), "eval")
     return DataSpec(where=where, reference=ref, split=split)
-
-
-__all__ = ["Suite", "SuiteError", "load_suite", "read_model_name"]

@@ -1,142 +1,28 @@
-"""The accuracy gate: sklearn metrics with bootstrap intervals and a champion comparison.
-
-Suite section::
-
-    accuracy:
-      confidence: 0.95          # two-sided interval level
-      resamples: 1000
-      seed: 0
-      decide_on: bound          # bound (default) or point
-      on_missing_champion: fail # fail (default) or pass
-      metrics:
-        f1_macro: {min: 0.9, max_drop: 0.02}
-        log_loss: {max: 0.5}
-        recall_weighted: {metric: recall_score, params: {average: weighted}, min: 0.8}
-      slices: {columns: [sex], metrics: [f1_macro]}  # accuracy[f1_macro@sex=female]; slices.py
-
-Each metric is an item ``accuracy[NAME]``; with ``max_drop`` a second item
-``accuracy[NAME-vs-champion]`` runs a paired non-inferiority test on the same rows.
-"""
+"""Deciding an accuracy item: the candidate's metric against its thresholds on a bootstrap
+interval, or against the champion's on the same rows."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pytest_modelgate.gates.api import Check, GateContext, GateResult, gate_required
-from pytest_modelgate.stats.metrics import MetricError, MetricSpec, resolve_metric, score_input
-from pytest_modelgate.suite.nodes import Node
+from pytest_modelgate.gates.accuracy.spec import MetricGate
+from pytest_modelgate.gates.api import GateContext, GateResult
+from pytest_modelgate.gates.policy import missing_champion
+from pytest_modelgate.stats.metrics import score_input
 
 if TYPE_CHECKING:
     import numpy as np
 
     from pytest_modelgate.stats.bootstrap import Estimate
-    from pytest_modelgate.suite.parse import Suite
-
-GATE = "accuracy"
-DECIDE_ON = ("bound", "point")
-MISSING_CHAMPION = ("fail", "pass")
-_SECTION_KEYS = {
-    "confidence",
-    "resamples",
-    "seed",
-    "decide_on",
-    "on_missing_champion",
-    "metrics",
-    "required",
-    "slices",
-}
-_METRIC_KEYS = {"metric", "params", "min", "max", "max_drop"}
 
 
-@dataclass(frozen=True)
-class Policy:
-    confidence: float
-    resamples: int
-    seed: int
-    decide_on: str
-    on_missing_champion: str
-
-
-@dataclass(frozen=True)
-class MetricGate:
-    label: str
-    spec: MetricSpec
-    minimum: float | None
-    maximum: float | None
-    max_drop: float | None
-    policy: Policy
-    suite: Suite
-
-
-class AccuracyGate:
-    name = GATE
-
-    def checks(self, node: Node, suite: Suite) -> Sequence[Check]:
-        node.mapping().only(_SECTION_KEYS)
-        policy = parse_policy(node)
-        required = gate_required(node)
-        metrics = node.require("metrics")
-        if not metrics.mapping().keys():
-            raise metrics.error("expected at least one metric")
-        checks: list[Check] = []
-        gates = []
-        for label, entry in metrics.items():
-            gate = _parse_metric(label, entry, policy, suite)
-            gates.append(gate)
-            checks.append(Check(GATE, label, gate_threshold(gate), required))
-            if gate.max_drop is not None:
-                checks.append(Check(GATE, f"{label}-vs-champion", gate_champion(gate), required))
-        slices = node.get("slices")
-        if slices is not None:
-            from pytest_modelgate.gates.accuracy.slices import accuracy_slice_checks
-
-            checks += accuracy_slice_checks(slices, gates, policy, suite, required)
-        return checks
-
-
-def parse_policy(node: Node) -> Policy:
-    return Policy(
-        confidence=node.value_or("confidence", lambda n: n.as_fraction(open_low=True), 0.95),
-        resamples=node.value_or("resamples", lambda n: n.as_int(minimum=100), 1000),
-        seed=node.value_or("seed", lambda n: n.as_int(minimum=0), 0),
-        decide_on=node.value_or("decide_on", lambda n: n.as_choice(DECIDE_ON), "bound"),
-        on_missing_champion=node.value_or(
-            "on_missing_champion", lambda n: n.as_choice(MISSING_CHAMPION), "fail"
-        ),
-    )
-
-
-def _parse_metric(label: str, node: Node, policy: Policy, suite: Suite) -> MetricGate:
-    node.mapping().only(_METRIC_KEYS)
-    name = node.value_or("metric", Node.as_str, label)
-    params: dict[str, object] = node.value_or("params", lambda n: n.mapping().as_plain(), {})
-    try:
-        spec = resolve_metric(name, params)
-    except MetricError as exc:
-        raise (node.get("metric") or node).error(str(exc)) from None
-    minimum = node.value_or("min", Node.as_number, None)
-    maximum = node.value_or("max", Node.as_number, None)
-    max_drop = node.value_or("max_drop", Node.as_number, None)
-    if minimum is None and maximum is None and max_drop is None:
-        raise node.error("expected at least one of min, max, max_drop")
-    if max_drop is not None and max_drop < 0:
-        raise node.require("max_drop").error(f"expected a number >= 0, got {max_drop:g}")
-    return MetricGate(label, spec, minimum, maximum, max_drop, policy, suite)
-
-
-def _scored(ctx: GateContext, gate: MetricGate, role: str) -> tuple[np.ndarray, np.ndarray]:
+def scored_outputs(ctx: GateContext, gate: MetricGate, role: str) -> tuple[np.ndarray, np.ndarray]:
     data = ctx.eval_data(gate.suite)
     handle = ctx.candidate if role == "candidate" else ctx.champion
     assert handle is not None
     predictions = handle.predictions(data)
     proba = predictions.proba if gate.spec.needs_proba else None
     return data.y, score_input(gate.spec, predictions.labels, proba, predictions.classes)
-
-
-def gate_threshold(gate: MetricGate) -> GateThreshold:
-    return GateThreshold(gate)
 
 
 class GateThreshold:
@@ -149,7 +35,7 @@ class GateThreshold:
         from pytest_modelgate.stats.bootstrap import bootstrap
 
         gate, policy = self.gate, self.gate.policy
-        y_true, scored = _scored(ctx, gate, "candidate")
+        y_true, scored = scored_outputs(ctx, gate, "candidate")
         estimate = bootstrap(
             gate.spec.function,
             y_true,
@@ -211,10 +97,6 @@ def _point_passes(gate: MetricGate, value: float) -> bool:
     return ok_min and ok_max
 
 
-def gate_champion(gate: MetricGate) -> ChampionComparison:
-    return ChampionComparison(gate)
-
-
 class ChampionComparison:
     """``accuracy[NAME-vs-champion]``: paired non-inferiority on the same rows."""
 
@@ -228,9 +110,11 @@ class ChampionComparison:
         threshold = {"max_drop": gate.max_drop or 0.0}
         champion = ctx.champion
         if champion is None:
-            return _missing_champion(gate, ctx, threshold)
-        y_true, candidate = _scored(ctx, gate, "candidate")
-        _, incumbent = _scored(ctx, gate, "champion")
+            return missing_champion(
+                ctx, gate.label, threshold, policy.on_missing_champion, "accuracy"
+            )
+        y_true, candidate = scored_outputs(ctx, gate, "candidate")
+        _, incumbent = scored_outputs(ctx, gate, "champion")
         diff = bootstrap_paired_difference(
             gate.spec.function,
             y_true,
@@ -273,29 +157,5 @@ class ChampionComparison:
 
 
 def _champion_value(ctx: GateContext, gate: MetricGate) -> float:
-    y_true, scored = _scored(ctx, gate, "champion")
+    y_true, scored = scored_outputs(ctx, gate, "champion")
     return float(gate.spec.function(y_true, scored))
-
-
-def _missing_champion(
-    gate: MetricGate, ctx: GateContext, threshold: dict[str, float]
-) -> GateResult:
-    policy = gate.policy.on_missing_champion
-    alias = ctx.champion_alias
-    model = ctx.candidate.ref.name
-    message = (
-        f"no champion: model {model!r} has no {alias!r} alias; policy on_missing_champion={policy}"
-    )
-    if policy == "fail":
-        message += (
-            ". The comparison cannot run; for a first release set "
-            "'on_missing_champion: pass' in the suite."
-        )
-    return GateResult(
-        passed=policy == "pass",
-        metric=gate.label,
-        threshold=threshold,
-        decided_on="policy",
-        message=message,
-        details={"champion": None, "on_missing_champion": policy},
-    )

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from pytest_modelgate.gates.accuracy.checks import scored_outputs
 from pytest_modelgate.gates.slices import SliceMetric, parse_policy, parse_slices, slice_checks
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from pytest_modelgate.gates.accuracy.checks import MetricGate, Policy
+    from pytest_modelgate.gates.accuracy.spec import MetricGate
     from pytest_modelgate.gates.api import Check, GateContext
+    from pytest_modelgate.gates.policy import Policy
     from pytest_modelgate.suite.nodes import Node
     from pytest_modelgate.suite.parse import Suite
 
@@ -70,10 +72,9 @@ def _slice_metric(gate: MetricGate, override: Node | None, where: Node) -> Slice
 
 def _distribution(gate: MetricGate):  # type: ignore[no-untyped-def]
     def distribution(ctx: GateContext, mask: np.ndarray) -> tuple[float, np.ndarray]:
-        from pytest_modelgate.gates.accuracy.checks import _scored
         from pytest_modelgate.stats.bootstrap import bootstrap_distribution
 
-        y_true, scored = _scored(ctx, gate, "candidate")
+        y_true, scored = scored_outputs(ctx, gate, "candidate")
         return bootstrap_distribution(
             gate.spec.function,
             y_true[mask],

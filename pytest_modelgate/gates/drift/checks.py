@@ -1,78 +1,23 @@
-"""The drift gate: the suite's eval data against the candidate's training data, feature by feature.
-
-Suite section::
-
-    drift:
-      reference: {reference: iris, split: train}   # or {path: data/train.parquet}
-      max_psi: 0.25          # population stability index per feature (0.1 watch, 0.25 drifted)
-      bins: 10               # quantile bins of each numeric feature (fewer for small data)
-      features: [a, b]       # optional: else the eval data's feature columns
-
-One item, ``drift[psi]``: the PSI of every feature (``pytest_modelgate.stats.drift``: quantile bins
-of the reference for numeric columns, category shares otherwise); it fails naming each
-feature over ``max_psi`` with its PSI.
-"""
+"""Deciding the drift item: each feature's PSI of the eval data against the reference."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pytest_modelgate.gates.api import Check, GateContext, GateResult, gate_required
+from pytest_modelgate.gates.api import GateContext, GateResult
+from pytest_modelgate.gates.drift.spec import DriftSpec
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from pytest_modelgate.candidate.datasets import DataSpec
-    from pytest_modelgate.suite.nodes import Node
-    from pytest_modelgate.suite.parse import Suite
-
-GATE = "drift"
-_SECTION_KEYS = {"reference", "max_psi", "bins", "features", "required"}
-
-
-@dataclass(frozen=True)
-class DriftSpec:
-    reference: DataSpec
-    max_psi: float
-    bins: int
-    features: tuple[str, ...] | None
-    suite: Suite
-
-
-class DriftGate:
-    name = GATE
-
-    def checks(self, node: Node, suite: Suite) -> Sequence[Check]:
-        node.mapping().only(_SECTION_KEYS)
-        spec = parse_spec(node, suite)
-        return [Check(GATE, "psi", functools.partial(check_drift, spec), gate_required(node))]
-
-
-def parse_spec(node: Node, suite: Suite) -> DriftSpec:
-    from pytest_modelgate.stats.drift import BINS, THRESHOLD
-    from pytest_modelgate.suite.parse import data_spec
-
-    max_psi = THRESHOLD
-    if node.has("max_psi"):
-        child = node.require("max_psi")
-        max_psi = child.as_number()
-        if max_psi <= 0:
-            raise child.error(f"expected a number > 0, got {max_psi:g}")
-    return DriftSpec(
-        reference=data_spec(node.require("reference")),
-        max_psi=max_psi,
-        bins=node.require("bins").as_int(minimum=2) if node.has("bins") else BINS,
-        features=node.value_or("features", lambda n: n.as_str_list(), None),
-        suite=suite,
-    )
+    from pytest_modelgate.suite.data import DataSpec
 
 
 def reference_frame(spec: DataSpec, features: Sequence[str]) -> pd.DataFrame:
     """The reference data's ``features`` columns; DataError naming any it lacks."""
-    from pytest_modelgate.candidate.datasets import DataError, read_frame
+    from pytest_modelgate.candidate.datasets import read_frame
+    from pytest_modelgate.errors import DataError
 
     frame, _ = read_frame(spec)
     missing = [f for f in features if f not in frame.columns]
@@ -85,7 +30,7 @@ def reference_frame(spec: DataSpec, features: Sequence[str]) -> pd.DataFrame:
 
 
 def check_drift(spec: DriftSpec, ctx: GateContext) -> GateResult:
-    from pytest_modelgate.candidate.datasets import DataError
+    from pytest_modelgate.errors import DataError
     from pytest_modelgate.stats.drift import drift_report, reference_profile
 
     data = ctx.eval_data(spec.suite)

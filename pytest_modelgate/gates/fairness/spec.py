@@ -31,13 +31,13 @@ them must pass, so no multiple-comparison correction is needed for the verdict.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pytest_modelgate.gates.accuracy.checks import Policy, parse_policy
-from pytest_modelgate.gates.api import Check, gate_required
-from pytest_modelgate.stats.metrics import MetricError, MetricSpec, resolve_metric
+from pytest_modelgate.errors import MetricError
+from pytest_modelgate.gates.policy import Policy
+from pytest_modelgate.gates.policy import parse_policy as parse_stats_policy
+from pytest_modelgate.stats.metrics import MetricSpec, resolve_metric
 
 if TYPE_CHECKING:
     from pytest_modelgate.suite.nodes import Node
@@ -54,7 +54,7 @@ MEASURES: dict[str, tuple[tuple[str, ...], str]] = {
     "equal_opportunity_difference": (("true_positive_rate",), "difference"),
     "equal_opportunity_ratio": (("true_positive_rate",), "ratio"),
 }
-_SECTION_KEYS = {
+SECTION_KEYS = {
     "confidence",
     "resamples",
     "seed",
@@ -108,50 +108,21 @@ class FairnessMetric:
         return self.spec is None or self.spec.greater_is_better
 
 
-class FairnessGate:
-    name = GATE
-
-    def checks(self, node: Node, suite: Suite) -> Sequence[Check]:
-        from pytest_modelgate.gates.fairness.checks import ChampionFairness, ThresholdFairness
-
-        node.mapping().only(_SECTION_KEYS)
-        if not suite.sensitive:
-            raise node.error(
-                "the fairness gate needs the suite's 'sensitive:' columns (for example "
-                "sensitive: [sex, age_group]) at the top of the suite file"
-            )
-        policy = _parse_policy(node)
-        groupings = _parse_by(node.get("by"), suite)
-        required = gate_required(node)
-        metrics = node.require("metrics")
-        if not metrics.mapping().keys():
-            raise metrics.error("expected at least one metric")
-        checks: list[Check] = []
-        for label, entry in metrics.items():
-            for by in groupings:
-                metric = _parse_metric(label, entry, by, policy, suite)
-                checks.append(Check(GATE, metric.item, ThresholdFairness(metric), required))
-                if metric.margin is not None:
-                    name = f"{metric.item}-vs-champion"
-                    checks.append(Check(GATE, name, ChampionFairness(metric), required))
-        return checks
-
-
-def _parse_policy(node: Node) -> FairnessPolicy:
+def parse_fairness_policy(node: Node) -> FairnessPolicy:
     pos_label = node.get("pos_label")
     if pos_label is not None and not isinstance(pos_label.value, str | int | bool):
         raise pos_label.error("expected a class label (a string, an integer or true/false)")
     size = node.get("min_group_size")
     small = node.get("on_small_group")
     return FairnessPolicy(
-        stats=parse_policy(node),
+        stats=parse_stats_policy(node),
         pos_label=None if pos_label is None else pos_label.value,
         min_group_size=size.as_int(minimum=1) if size else 30,
         on_small_group=small.as_choice(SMALL_GROUP) if small else "fail",
     )
 
 
-def _parse_by(node: Node | None, suite: Suite) -> list[tuple[str, ...]]:
+def parse_by(node: Node | None, suite: Suite) -> list[tuple[str, ...]]:
     if node is None:
         return [suite.sensitive]
     entries = node.value if isinstance(node.value, list) else [node.value]
@@ -174,7 +145,7 @@ def _parse_by(node: Node | None, suite: Suite) -> list[tuple[str, ...]]:
     return groupings
 
 
-def _parse_metric(
+def parse_metric(
     label: str, node: Node, by: tuple[str, ...], policy: FairnessPolicy, suite: Suite
 ) -> FairnessMetric:
     node.mapping().only(_METRIC_KEYS)

@@ -1,281 +1,28 @@
-"""The robustness gate: properties of the candidate searched with Hypothesis, deterministically.
-
-Suite section::
-
-    robustness:
-      seed: 0                 # Hypothesis runs derandomized, seeded, without a database
-      examples: 50            # examples per property
-      rows: 200               # eval rows the properties run on (a seeded sample)
-      features: [a, b]        # numeric features to perturb (default: every numeric one)
-      noise: {relative: 0.01, max_flip_rate: 0.02, max_prob_shift: 0.1}
-      jitter: {relative: 0.01, max_flip_rate: 0.02}   # one feature at a time
-      monotonic:
-        class: 1              # whose probability (default: the last class)
-        features: {income: increasing, debt: decreasing}
-      edge_inputs: {timeout_s: 60}
-
-Items: ``robustness[noise]`` (a relative perturbation of every feature at once),
-``robustness[jitter]`` (each feature alone, naming the fragile one),
-``robustness[monotonic-F]`` per declared feature, ``robustness[edge-inputs]`` (NaN, inf, huge,
-tiny, empty batch, unseen category: a valid answer or a clear refusal, never a crash, a hang
-or NaN). A failure shows the minimal counterexample Hypothesis shrank to, as a readable row.
-"""
+"""Deciding a robustness item: the worst perturbation found against its limits, with the minimal
+counterexample Hypothesis shrank to as a readable row."""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from pytest_modelgate.gates.api import Check, GateContext, GateResult, gate_required
+from pytest_modelgate.errors import DataError
+from pytest_modelgate.gates.api import GateContext, GateResult
+from pytest_modelgate.gates.robustness.search import (
+    STEPS,
+    Effect,
+    Subject,
+    effect,
+    perturbed,
+    search,
+    steps,
+    subject,
+)
+from pytest_modelgate.gates.robustness.spec import Monotonic, Noise, RobustnessSpec
+from pytest_modelgate.jsonio import plain
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from pytest_modelgate.suite.nodes import Node
-    from pytest_modelgate.suite.parse import Suite
-
-GATE = "robustness"
-DIRECTIONS = ("increasing", "decreasing")
-_SECTION_KEYS = {
-    "seed",
-    "examples",
-    "rows",
-    "features",
-    "noise",
-    "jitter",
-    "monotonic",
-    "edge_inputs",
-    "required",
-}
-_NOISE_KEYS = {"relative", "max_flip_rate", "max_prob_shift"}
-_MONOTONIC_KEYS = {"class", "features", "tolerance"}
-_EDGE_KEYS = {"timeout_s", "rows"}
-STEPS = 1000  # grid of perturbation sizes Hypothesis searches and shrinks over
-
-
-@dataclass(frozen=True)
-class Noise:
-    relative: float
-    max_flip_rate: float
-    max_prob_shift: float | None
-
-
-@dataclass(frozen=True)
-class Monotonic:
-    feature: str
-    direction: str
-    target_class: Any | None
-    tolerance: float
-
-
-@dataclass(frozen=True)
-class RobustnessSpec:
-    seed: int
-    examples: int
-    rows: int
-    features: tuple[str, ...] | None
-    suite: Suite
-    noise: Noise | None = None
-    jitter: Noise | None = None
-    monotonic: tuple[Monotonic, ...] = ()
-    edge_timeout_s: float | None = None
-    edge_rows: int = 3
-
-
-class RobustnessGate:
-    name = GATE
-
-    def checks(self, node: Node, suite: Suite) -> Sequence[Check]:
-        node.mapping().only(_SECTION_KEYS)
-        spec = parse_spec(node, suite)
-        required = gate_required(node)
-
-        def check(name: str, run: Callable[..., GateResult], *args: Any) -> Check:
-            return Check(GATE, name, functools.partial(run, spec, *args), required)
-
-        checks = []
-        if spec.noise is not None:
-            checks.append(check("noise", check_noise))
-        if spec.jitter is not None:
-            checks.append(check("jitter", check_jitter))
-        checks += [check(f"monotonic-{m.feature}", check_monotonic, m) for m in spec.monotonic]
-        if spec.edge_timeout_s is not None:
-            checks.append(check("edge-inputs", check_edges))
-        if not checks:
-            raise node.error("expected at least one of noise, jitter, monotonic, edge_inputs")
-        return checks
-
-
-# -- parsing ---------------------------------------------------------------------------------
-
-
-def parse_spec(node: Node, suite: Suite) -> RobustnessSpec:
-    def integer(key: str, default: int, minimum: int) -> int:
-        return node.require(key).as_int(minimum=minimum) if node.has(key) else default
-
-    features = node.require("features").as_str_list() if node.has("features") else None
-    edge_timeout, edge_rows = None, 3
-    if node.has("edge_inputs"):
-        edge_timeout, edge_rows = _edges(node.require("edge_inputs"))
-    return RobustnessSpec(
-        seed=integer("seed", 0, 0),
-        examples=integer("examples", 50, 1),
-        rows=integer("rows", 200, 1),
-        features=features,
-        suite=suite,
-        noise=_noise(node.require("noise")) if node.has("noise") else None,
-        jitter=_noise(node.require("jitter")) if node.has("jitter") else None,
-        monotonic=_monotonic(node.require("monotonic")) if node.has("monotonic") else (),
-        edge_timeout_s=edge_timeout,
-        edge_rows=edge_rows,
-    )
-
-
-def _noise(node: Node) -> Noise:
-    node.mapping().only(_NOISE_KEYS)
-    relative = node.require("relative")
-    if not 0 < relative.as_number() <= 1:
-        raise relative.error(f"expected a number in (0, 1], got {relative.as_number():g}")
-    shift = node.get("max_prob_shift")
-    return Noise(
-        relative=relative.as_number(),
-        max_flip_rate=node.require("max_flip_rate").as_fraction(),
-        max_prob_shift=shift.as_fraction() if shift else None,
-    )
-
-
-def _monotonic(node: Node) -> tuple[Monotonic, ...]:
-    node.mapping().only(_MONOTONIC_KEYS)
-    features = node.require("features").mapping()
-    if not features.keys():
-        raise features.error("expected at least one feature: {name: increasing|decreasing}")
-    target = node.require("class").value if node.has("class") else None
-    tolerance = node.require("tolerance").as_number() if node.has("tolerance") else 1e-9
-    return tuple(
-        Monotonic(name, entry.as_choice(DIRECTIONS), target, tolerance)
-        for name, entry in features.items()
-    )
-
-
-def _edges(node: Node) -> tuple[float | None, int]:
-    if node.value is True:
-        return 60.0, 3
-    if node.value is False:
-        return None, 3
-    node.mapping().only(_EDGE_KEYS)
-    timeout = node.require("timeout_s").as_number() if node.has("timeout_s") else 60.0
-    if timeout <= 0:
-        raise node.require("timeout_s").error(f"expected a number > 0, got {timeout:g}")
-    rows = node.require("rows").as_int(minimum=1) if node.has("rows") else 3
-    return timeout, rows
-
-
-# -- shared ----------------------------------------------------------------------------------
-
-
-@dataclass
-class Subject:
-    """The candidate on a fixed sample of eval rows, with its answers on them."""
-
-    model: Any
-    base: pd.DataFrame
-    features: tuple[str, ...]
-    labels: Any
-    proba: Any | None
-    calls: int = 0
-
-    def answer(self, frame: pd.DataFrame) -> tuple[Any, Any | None]:
-        import numpy as np
-
-        self.calls += 1
-        labels = np.asarray(self.model.predict(frame))
-        method = getattr(self.model, "predict_proba", None)
-        proba = None if method is None else np.asarray(method(frame), dtype=float)
-        return labels, proba
-
-
-def subject(spec: RobustnessSpec, ctx: GateContext) -> Subject:
-    import numpy as np
-    import pandas as pd
-
-    data = ctx.eval_data(spec.suite)
-    frame = ctx.candidate.predictions(data).inputs
-    base = frame.sample(n=min(spec.rows, len(frame)), random_state=spec.seed)
-    base = base.reset_index(drop=True)
-    numeric = [
-        str(c)
-        for c in base.columns
-        if pd.api.types.is_numeric_dtype(base[c]) and not pd.api.types.is_bool_dtype(base[c])
-    ]
-    features = spec.features or tuple(numeric)
-    unknown = [f for f in features if f not in numeric]
-    if unknown:
-        raise ValueError(f"features to perturb must be numeric model inputs; not: {unknown}")
-    model = ctx.candidate.model
-    s = Subject(model, base, tuple(features), None, None)
-    s.labels, s.proba = s.answer(base)
-    s.labels = np.asarray(s.labels)
-    return s
-
-
-def settings(spec: RobustnessSpec) -> Any:
-    import hypothesis
-
-    return hypothesis.settings(
-        max_examples=spec.examples,
-        derandomize=True,
-        database=None,  # CI must not write an example database
-        deadline=None,
-        verbosity=hypothesis.Verbosity.quiet,
-    )
-
-
-def search(strategy: Any, violates: Callable[[Any], bool], spec: RobustnessSpec) -> Any | None:
-    """The minimal example that violates the property, or None if none was found."""
-    import random
-
-    from hypothesis import find
-    from hypothesis.errors import NoSuchExample
-
-    try:
-        return find(strategy, violates, settings=settings(spec), random=random.Random(spec.seed))
-    except NoSuchExample:
-        return None
-
-
-def steps(low: float, high: float) -> Any:
-    """Values in [low, high] on a grid of STEPS per unit of ``high``. Drawn as integers, so
-    Hypothesis shrinks towards the smallest magnitude, not towards 'simple' floats."""
-    from hypothesis import strategies as st
-
-    lowest, highest = round(low / high * STEPS), STEPS
-    return st.integers(lowest, highest).map(lambda k: k * high / STEPS)
-
-
-def perturbed(base: pd.DataFrame, deltas: dict[str, float]) -> pd.DataFrame:
-    frame = base.copy()
-    for column, delta in deltas.items():
-        frame[column] = base[column].astype("float64") * (1.0 + delta)
-    return frame
-
-
-@dataclass(frozen=True)
-class Effect:
-    flip_rate: float
-    prob_shift: float
-    worst_row: int
-
-
-def effect(s: Subject, frame: pd.DataFrame) -> Effect:
-    import numpy as np
-
-    labels, proba = s.answer(frame)
-    flipped = labels != s.labels
-    shift = np.zeros(len(frame)) if proba is None else np.abs(proba - s.proba).max(axis=1)
-    order = np.lexsort((shift, flipped))  # flipped rows first, then the largest shift
-    return Effect(float(flipped.mean()), float(shift.max()), int(order[-1]))
 
 
 def row_text(s: Subject, frame: pd.DataFrame, row: int) -> str:
@@ -289,22 +36,18 @@ def row_text(s: Subject, frame: pd.DataFrame, row: int) -> str:
         else:
             parts.append(f"{column}: {_num(before)}")
     labels, proba = s.answer(frame.iloc[[row]])
-    answer = f"prediction {_plain(s.labels[row])!r} -> {_plain(labels[0])!r}"
+    answer = f"prediction {plain(s.labels[row])!r} -> {plain(labels[0])!r}"
     if proba is not None and s.proba is not None:
         answer += f", probabilities {_probs(s.proba[row])} -> {_probs(proba[0])}"
     return f"row {row} {{{', '.join(parts)}}}: {answer}"
 
 
 def _num(value: Any) -> str:
-    return f"{value:.6g}" if isinstance(value, float) else repr(_plain(value))
+    return f"{value:.6g}" if isinstance(value, float) else repr(plain(value))
 
 
 def _probs(values: Any) -> str:
     return "[" + ", ".join(f"{v:.3f}" for v in values) + "]"
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else value
 
 
 def _violates(noise: Noise, e: Effect) -> bool:
@@ -331,9 +74,6 @@ def _cause(noise: Noise, e: Effect) -> str:
             f"shifts a probability by {e.prob_shift:.3f} (max_prob_shift {noise.max_prob_shift:g})"
         )
     return " and ".join(parts)
-
-
-# -- robustness[noise] -----------------------------------------------------------------------
 
 
 def check_noise(spec: RobustnessSpec, ctx: GateContext) -> GateResult:
@@ -379,9 +119,6 @@ def check_noise(spec: RobustnessSpec, ctx: GateContext) -> GateResult:
         + row_text(s, frame, e.worst_row)
     )
     return result
-
-
-# -- robustness[jitter] ----------------------------------------------------------------------
 
 
 def check_jitter(spec: RobustnessSpec, ctx: GateContext) -> GateResult:
@@ -434,15 +171,12 @@ def check_jitter(spec: RobustnessSpec, ctx: GateContext) -> GateResult:
     return result
 
 
-# -- robustness[monotonic-F] -----------------------------------------------------------------
-
-
 def check_monotonic(spec: RobustnessSpec, mono: Monotonic, ctx: GateContext) -> GateResult:
     import numpy as np
 
     s = subject(spec, ctx)
     if mono.feature not in s.base.columns:
-        raise ValueError(f"monotonic feature {mono.feature!r} is not a model input")
+        raise DataError(f"monotonic feature {mono.feature!r} is not a model input")
     score, what = _score(s, mono)
     values = s.base[mono.feature].astype("float64")
     span = float(values.max() - values.min()) or 1.0
@@ -495,16 +229,13 @@ def _score(s: Subject, mono: Monotonic) -> tuple[Callable[[pd.DataFrame], Any], 
     classes = list(getattr(s.model, "classes_", range(s.proba.shape[1])))
     target = classes[-1] if mono.target_class is None else mono.target_class
     if target not in classes:
-        raise ValueError(f"monotonic class {target!r} is not one of the model's {classes}")
+        raise DataError(f"monotonic class {target!r} is not one of the model's {classes}")
     index = classes.index(target)
 
     def score(frame: pd.DataFrame) -> Any:
         return np.asarray(s.model.predict_proba(frame), dtype=float)[:, index]
 
-    return score, f"P(class {_plain(target)!r})"
-
-
-# -- robustness[edge-inputs] -----------------------------------------------------------------
+    return score, f"P(class {plain(target)!r})"
 
 
 def check_edges(spec: RobustnessSpec, ctx: GateContext) -> GateResult:

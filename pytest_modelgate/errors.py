@@ -1,0 +1,75 @@
+"""Every error pytest-modelgate raises on purpose derives from ``ModelgateError``.
+
+Each one's message says what a user needs to act: the file and line, the option, the model
+version or the registry it concerns. Callers catch the base class (the CLI and the plugin do)
+and show the message, never a traceback from inside a library.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class ModelgateError(Exception):
+    """Base of every error raised on purpose; its message is meant for the user."""
+
+
+class SuiteError(ModelgateError):
+    """A malformed suite file: where, which key, and what was expected."""
+
+    def __init__(self, path: Path, line: int | None, key: str, message: str) -> None:
+        self.path, self.line, self.key, self.message = path, line, key, message
+        where = f"{path}:{line}" if line else str(path)
+        super().__init__(f"{where}: {key or '<top>'}: {message}")
+
+
+class ConfigError(ModelgateError):
+    """A setting, or the way suites and tests are laid out, does not allow what was asked."""
+
+
+class DataError(ModelgateError):
+    """The evaluation data cannot be read or does not fit the suite."""
+
+
+class RegistryError(ModelgateError):
+    """The registry could not answer, or does not hold what was asked for."""
+
+
+class PredictionError(ModelgateError):
+    """The model failed to answer on the evaluation data."""
+
+
+class MetricError(ModelgateError, ValueError):
+    """A metric name or its parameters do not resolve, or the model cannot feed the metric."""
+
+
+class InputSchemaError(ModelgateError, ValueError):
+    """A schema reference or declaration that does not resolve to a pandera schema."""
+
+
+class GateFailed(ModelgateError, AssertionError):
+    """A gate item's decision was 'no'; carries the result so the message has the figures."""
+
+    def __init__(self, result: object, message: str) -> None:
+        self.result = result
+        super().__init__(message)
+
+
+class BentoError(ModelgateError):
+    """The bento could not be built."""
+
+
+class EvidenceError(ModelgateError):
+    """A version has no passing evidence for an environment, or it does not check out."""
+
+
+class PromotionError(ModelgateError):
+    """A promotion or rollback was refused or failed; the registry is as it was."""
+
+
+class ServeError(ModelgateError):
+    """A service or server did not come up (its log tail says why)."""
+
+
+class LoadError(ModelgateError):
+    """Locust did not produce a summary (its output tail says why)."""

@@ -1,0 +1,42 @@
+"""The accuracy gate kind: each metric is an item, with its champion comparison and slices."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from pytest_modelgate.gates.accuracy.checks import ChampionComparison, GateThreshold
+from pytest_modelgate.gates.accuracy.slices import accuracy_slice_checks
+from pytest_modelgate.gates.accuracy.spec import GATE, SECTION_KEYS, parse_metric
+from pytest_modelgate.gates.api import Check, gate_required
+from pytest_modelgate.gates.policy import parse_policy
+
+if TYPE_CHECKING:
+    from pytest_modelgate.suite.nodes import Node
+    from pytest_modelgate.suite.parse import Suite
+
+
+class AccuracyGate:
+    name = GATE
+
+    def checks(self, node: Node, suite: Suite) -> Sequence[Check]:
+        node.mapping().only(SECTION_KEYS)
+        policy = parse_policy(node)
+        required = gate_required(node)
+        metrics = node.require("metrics")
+        if not metrics.mapping().keys():
+            raise metrics.error("expected at least one metric")
+        checks: list[Check] = []
+        gates = []
+        for label, entry in metrics.items():
+            gate = parse_metric(label, entry, policy, suite)
+            gates.append(gate)
+            checks.append(Check(GATE, label, GateThreshold(gate), required))
+            if gate.max_drop is not None:
+                checks.append(
+                    Check(GATE, f"{label}-vs-champion", ChampionComparison(gate), required)
+                )
+        slices = node.get("slices")
+        if slices is not None:
+            checks += accuracy_slice_checks(slices, gates, policy, suite, required)
+        return checks

@@ -1,0 +1,23 @@
+"""Where a suite's evaluation data comes from: a CSV/Parquet file or a reference dataset."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+READERS = {".csv": "read_csv", ".parquet": "read_parquet", ".pq": "read_parquet"}
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Where a suite's evaluation data comes from (``where`` is its file:line, for errors)."""
+
+    where: str
+    path: Path | None = None
+    reference: str | None = None
+    split: str = "eval"
+
+    def describe(self) -> str:
+        if self.path is not None:
+            return str(self.path)
+        return f"reference:{self.reference}[{self.split}]"

@@ -1,0 +1,3 @@
+"""The version of pytest-modelgate, in one place (the package and its reports read it)."""
+
+__version__ = "0.1.0"
