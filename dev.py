@@ -34,6 +34,15 @@ def ensure_venv() -> None:
     STAMP.write_text(wanted)
 
 
+def parallel(args: list[str]) -> list[str]:
+    """The suite runs on every core, a test file per worker (its module-scoped servers stay
+    on one worker), unless the arguments choose otherwise."""
+    chosen = "no:xdist" in args or any(
+        a.startswith(("-n", "--numprocesses", "--dist")) for a in args
+    )
+    return [] if chosen else ["-n", "auto", "--dist", "loadfile"]
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in ("demo", "test", "bench", "lint"):
         print(__doc__.strip() + "\n\ncommands: demo, test, bench, lint", file=sys.stderr)
@@ -44,7 +53,7 @@ def main(argv: list[str]) -> int:
     if command == "demo":
         return subprocess.call([python, "-m", "pytest_modelgate.cli", "demo", *rest], cwd=ROOT)
     if command == "test":
-        return subprocess.call([python, "-m", "pytest", *rest], cwd=ROOT)
+        return subprocess.call([python, "-m", "pytest", *parallel(rest), *rest], cwd=ROOT)
     if command == "bench":
         return subprocess.call([python, "bench/run.py", *rest], cwd=ROOT)
     ruff, mypy = str(BIN / "ruff"), str(BIN / "mypy")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,9 +63,21 @@ def _no_job_summary(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
 
 
+@pytest.fixture(scope="session")
+def empty_registry_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An MLflow sqlite database with its tables created, made once per session (per worker
+    under xdist): creating the tables runs every migration, which costs about a second."""
+    path = tmp_path_factory.mktemp("registry-template") / "registry.db"
+    uri = f"sqlite:///{path}"
+    mlflow.MlflowClient(uri, uri).search_experiments()
+    return path
+
+
 @pytest.fixture
-def registry(tmp_path_factory: pytest.TempPathFactory) -> ScratchRegistry:
-    return ScratchRegistry(tmp_path_factory.mktemp("registry"))
+def registry(tmp_path_factory: pytest.TempPathFactory, empty_registry_db: Path) -> ScratchRegistry:
+    scratch = ScratchRegistry(tmp_path_factory.mktemp("registry"))
+    shutil.copyfile(empty_registry_db, scratch.root / "registry.db")
+    return scratch
 
 
 def copy_column_model(column: str, labels: tuple[Any, ...] = (0, 1)) -> tuple[Any, pd.DataFrame]:

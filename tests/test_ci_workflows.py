@@ -103,6 +103,7 @@ def test_workflows_run_the_pr_check_and_gate_production_behind_an_environment():
 # -- the PR check ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_pr_check_gates_the_reference_model_with_junit_markdown_and_html(pr_check):
     out = pr_check.out / "out"
     report = json.loads((out / "iris-v1.json").read_text())
@@ -121,6 +122,7 @@ def test_pr_check_gates_the_reference_model_with_junit_markdown_and_html(pr_chec
     assert "::error" not in pr_check.output
 
 
+@pytest.mark.slow
 def test_pr_check_logs_the_html_report_to_the_registered_versions_run(pr_check):
     uri = pr_check.env["MLFLOW_TRACKING_URI"]
     run_id = mlflow.MlflowClient(uri, uri).get_model_version("iris", "1").run_id
@@ -128,6 +130,7 @@ def test_pr_check_logs_the_html_report_to_the_registered_versions_run(pr_check):
     assert paths == ["modelgate/report/iris-v1.html"]
 
 
+@pytest.mark.slow
 def test_pr_check_without_a_tracking_server_starts_one_and_fails_closed_on_a_reduced_suite(
     tmp_path,
 ):
@@ -142,6 +145,7 @@ def test_pr_check_without_a_tracking_server_starts_one_and_fails_closed_on_a_red
         assert (tmp_path / "out" / f"iris-v1{suffix}").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_promote_reruns_the_gates_and_moves_the_staging_alias(pr_check):
     uri = pr_check.env["MLFLOW_TRACKING_URI"]
     out = pr_check.out / "promotion"
@@ -191,6 +195,7 @@ def browse(html: Path, tmp_path: Path, *extra: str) -> subprocess.CompletedProce
     return subprocess.run(command, capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_html_report_renders_its_gate_table_and_plots_in_headless_chromium(pr_check, tmp_path):
     from PIL import Image
 

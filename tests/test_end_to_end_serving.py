@@ -28,6 +28,7 @@ from pytest_modelgate.release.serving import post, served
 from .conftest import copy_column_model, eval_frame, write_suite
 from .mlflow_server import mlflow_server
 
+pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
 ROW = {"a": 1.0, "b": 0.0, "c": 1.0}
 SUITE = """

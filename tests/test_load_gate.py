@@ -51,6 +51,7 @@ def _args(registry: ScratchRegistry, name: str, version: int) -> list[str]:
     return [*registry.args(name, version), *bentofile, "-p", "no:cacheprovider"]
 
 
+@pytest.mark.slow
 def test_reference_iris_model_passes_the_load_gate_with_locust_figures(pytester, registry):
     version = train_reference("iris", tracking_uri=registry.uri).version
     write_suite(pytester.path, IRIS_SUITE)
@@ -67,6 +68,7 @@ def test_reference_iris_model_passes_the_load_gate_with_locust_figures(pytester,
     assert item["threshold"]["min_rps"] == 10
 
 
+@pytest.mark.slow
 def test_model_that_sleeps_per_call_fails_naming_the_broken_percentile(
     pytester, registry, monkeypatch
 ):

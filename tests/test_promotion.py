@@ -161,6 +161,7 @@ def test_a_plugin_can_veto_a_promotion_and_observe_the_outcome(pytester, registr
     result.stdout.fnmatch_lines(["*observed: result=None error=vetoed: change freeze*"])
 
 
+@pytest.mark.slow
 def test_a_failed_bento_build_changes_nothing(pytester, registry, bentoml_home):
     (version,) = _model(registry)
     _gates(pytester)
@@ -199,6 +200,7 @@ def test_an_alias_moved_during_the_build_undoes_the_evidence(registry, tmp_path)
     assert not any(k.startswith("modelgate.") for k in client.get_model_version("m", "2").tags)
 
 
+@pytest.mark.slow
 def test_a_passing_run_promotes_to_staging_then_production_with_evidence(
     pytester, registry, bentoml_home
 ):
@@ -225,6 +227,7 @@ def test_a_passing_run_promotes_to_staging_then_production_with_evidence(
     assert [e["version"] for e in read_history(client, "m", "production")] == [version]
 
 
+@pytest.mark.slow
 def test_an_override_reason_lets_production_skip_staging_and_is_recorded(
     pytester, registry, bentoml_home
 ):
@@ -252,6 +255,7 @@ def _cli(*args: str) -> int:
     return main(list(args))
 
 
+@pytest.mark.slow
 def test_the_cli_promotes_a_version_whose_report_passed_and_status_shows_it(
     pytester, registry, bentoml_home, capsys
 ):

@@ -15,6 +15,7 @@ from pytest_modelgate.reference.models import train_reference
 
 from .mlflow_server import mlflow_server
 
+pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
 
 

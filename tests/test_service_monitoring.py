@@ -16,6 +16,7 @@ from pytest_modelgate.stats.drift import reference_profile
 
 from .conftest import ScratchRegistry, copy_column_model, eval_frame
 
+pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
 
 

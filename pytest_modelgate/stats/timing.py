@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,12 +128,27 @@ def measure(
 ) -> Measurement:
     time_calls(call, inputs, warmup)
     estimates, raw = [], []
-    for _ in range(repeats):
-        gc.collect()  # start each repeat from the same heap state, not a pending collection
-        ns = time_calls(call, inputs, calls)
-        estimates.append(summarise(ns, batch))
-        raw.append(ns)
+    with _settled_heap() as settle:
+        for _ in range(repeats):
+            settle()
+            ns = time_calls(call, inputs, calls)
+            estimates.append(summarise(ns, batch))
+            raw.append(ns)
     return Measurement(batch, estimates, raw)
+
+
+@contextmanager
+def _settled_heap() -> Iterator[Callable[[], None]]:
+    """Each repeat starts from the same heap state, not a pending collection. The heap that
+    exists before timing is collected once and frozen, so the collection before each repeat
+    looks only at what the timed calls left behind: in a large process (a long test session,
+    a notebook) a full collection per repeat would cost seconds."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield gc.collect
+    finally:
+        gc.unfreeze()
 
 
 def measure_pair(
@@ -147,13 +163,14 @@ def measure_pair(
 ) -> tuple[Measurement, Measurement]:
     time_interleaved(first, second, inputs, warmup)
     a_est, b_est, a_raw, b_raw = [], [], [], []
-    for _ in range(repeats):
-        gc.collect()
-        a, b = time_interleaved(first, second, inputs, calls)
-        a_est.append(summarise(a, batch))
-        b_est.append(summarise(b, batch))
-        a_raw.append(a)
-        b_raw.append(b)
+    with _settled_heap() as settle:
+        for _ in range(repeats):
+            settle()
+            a, b = time_interleaved(first, second, inputs, calls)
+            a_est.append(summarise(a, batch))
+            b_est.append(summarise(b, batch))
+            a_raw.append(a)
+            b_raw.append(b)
     return Measurement(batch, a_est, a_raw), Measurement(batch, b_est, b_raw)
 
 
