@@ -138,7 +138,7 @@ def measure(
 
 
 @contextmanager
-def _settled_heap() -> Iterator[Callable[[], None]]:
+def _settled_heap() -> Iterator[Callable[[], object]]:
     """Each repeat starts from the same heap state, not a pending collection. The heap that
     exists before timing is collected once and frozen, so the collection before each repeat
     looks only at what the timed calls left behind: in a large process (a long test session,
