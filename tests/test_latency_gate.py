@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from .conftest import ScratchRegistry, copy_column_model, eval_frame, write_suite
 from .flawed_models import SLEEP_S, slow_model
@@ -54,11 +55,13 @@ def test_model_over_its_budget_fails_showing_the_distribution(pytester, registry
     result.stdout.fnmatch_lines(
         [
             "*GATE FAILED: latency[[]batch-1[]]*",
-            "*m v1 predict() at batch size 1: p50 2*ms exceeds p50_ms 5 (median of 3 repeats, "
+            "*m v1 predict() at batch size 1: p50 *ms exceeds p50_ms 5 (median of 3 repeats, "
             "spread *); p50 per repeat: *, *, *; all 45 calls (ms): min *, p10 *, * max *",
         ]
     )
     assert SLEEP_S * 1000 > 5  # the sleep alone is over the budget
+    # however busy the machine, a call cannot take less than its sleep
+    assert _milliseconds(result, r"p50 ([\d.]+) ms exceeds p50_ms") >= SLEEP_S * 1000
 
 
 def test_candidate_slower_than_the_champion_fails_the_interleaved_comparison(pytester, registry):
@@ -72,12 +75,19 @@ def test_candidate_slower_than_the_champion_fails_the_interleaved_comparison(pyt
         [
             "*GATE FAILED: latency[[]vs-champion[]]*",
             "*champion*v1: *",
-            "*candidate's p50 is 2*ms vs the champion v1's *ms, timed interleaved: +*% "
+            "*candidate's p50 is *ms vs the champion v1's *ms, timed interleaved: +*% "
             "(per repeat: +*%, +*%, +*%) exceeds max_regression 50%*",
             "candidate p50 per repeat: *",
             "champion p50 per repeat: *",
         ]
     )
+    assert _milliseconds(result, r"candidate's p50 is ([\d.]+) ms") >= SLEEP_S * 1000
+
+
+def _milliseconds(result, pattern: str) -> float:
+    found = re.search(pattern, result.stdout.str())
+    assert found is not None, result.stdout.str()
+    return float(found.group(1))
 
 
 def test_suite_without_a_single_row_batch_is_rejected_with_file_and_line(pytester, registry):
