@@ -3,7 +3,9 @@
 ``python3 dev.py lint`` runs ruff, the import layering contracts (import-linter) and mypy.
 
 Needs only Python 3.11 and pip. Creates ``.venv`` beside this file on first use and installs
-the project into it (again whenever pyproject.toml changes), then runs the command there.
+the project into it with the versions ``constraints.txt`` pins (again whenever either file
+changes), then runs the command there. ``python3 dev.py lock`` rewrites ``constraints.txt``
+from pyproject.toml's ranges (and ``constraints.in``) with uv.
 """
 
 from __future__ import annotations
@@ -19,18 +21,31 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".modelgate-installed"
+CONSTRAINTS = ROOT / "constraints.txt"
+# older releases the user-repository test installs the wheel beside (offline, from here)
+COMPAT = ROOT / "tests" / "compat-requirements.txt"
+COMPAT_WHEELS = VENV / "compat-wheels"
+LOCK = [
+    "pip", "compile", "pyproject.toml", "--extra", "dev", "--python-version", "3.11",
+    "--python-platform", "x86_64-manylinux_2_28", "--no-emit-package", "pytest-modelgate",
+    "-c", "constraints.in", "-o", "constraints.txt",
+]  # fmt: skip
 
 
 def ensure_venv() -> None:
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    inputs = b"".join(p.read_bytes() for p in (ROOT / "pyproject.toml", CONSTRAINTS, COMPAT))
+    wanted = hashlib.sha256(inputs).hexdigest()
     if STAMP.exists() and STAMP.read_text() == wanted:
         return
     if not (BIN / "python").exists():
         print(f"creating {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    pip = [str(BIN / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    pip = [str(BIN / "python"), "-m", "pip", "--disable-pip-version-check", "-q"]
     print("installing pytest-modelgate and its pinned dependencies into .venv", flush=True)
-    subprocess.check_call([*pip, "-e", f"{ROOT}[dev]"], cwd=ROOT)
+    subprocess.check_call([*pip, "install", "-c", str(CONSTRAINTS), "-e", f"{ROOT}[dev]"], cwd=ROOT)
+    subprocess.check_call(
+        [*pip, "download", "--no-deps", "-d", str(COMPAT_WHEELS), "-r", str(COMPAT)]
+    )
     STAMP.write_text(wanted)
 
 
@@ -44,8 +59,8 @@ def parallel(args: list[str]) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("demo", "test", "bench", "lint"):
-        print(__doc__.strip() + "\n\ncommands: demo, test, bench, lint", file=sys.stderr)
+    if not argv or argv[0] not in ("demo", "test", "bench", "lint", "lock"):
+        print(__doc__.strip() + "\n\ncommands: demo, test, bench, lint, lock", file=sys.stderr)
         return 2
     ensure_venv()
     python = str(BIN / "python")
@@ -54,6 +69,8 @@ def main(argv: list[str]) -> int:
         return subprocess.call([python, "-m", "pytest_modelgate.cli", "demo", *rest], cwd=ROOT)
     if command == "test":
         return subprocess.call([python, "-m", "pytest", *parallel(rest), *rest], cwd=ROOT)
+    if command == "lock":
+        return subprocess.call([str(BIN / "uv"), *LOCK, *rest], cwd=ROOT)
     if command == "bench":
         return subprocess.call([python, "bench/run.py", *rest], cwd=ROOT)
     ruff, mypy = str(BIN / "ruff"), str(BIN / "mypy")

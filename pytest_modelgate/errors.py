@@ -67,6 +67,10 @@ class PromotionError(ModelgateError):
     """A promotion or rollback was refused or failed; the registry is as it was."""
 
 
+class MissingExtraError(ModelgateError):
+    """A gate or command needs an optional dependency that is not installed; names the extra."""
+
+
 class ServeError(ModelgateError):
     """A service or server did not come up (its log tail says why)."""
 

@@ -87,12 +87,3 @@ def tail(log: Path, lines: int = 25) -> str:
         return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return "(no log)"
-
-
-def executable(name: str) -> str:
-    """A console script installed beside the running Python (a venv's bin), else ``name``
-    as the PATH finds it."""
-    import sys
-
-    beside = Path(sys.executable).with_name(name)
-    return str(beside) if beside.exists() else name

@@ -130,8 +130,8 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption(
         "--bentofile",
         default=None,
-        help=f"bentofile a promotion builds from [{ENV_BENTOFILE}, ini {INI_BENTOFILE}, "
-        f"default <rootdir>/{DEFAULT_BENTOFILE}]",
+        help=f"your own bentofile for the bento [{ENV_BENTOFILE}, ini {INI_BENTOFILE}, "
+        f"default <rootdir>/{DEFAULT_BENTOFILE} when it exists, else the package's own]",
     )
     parser.addini(INI_TRACKING_URI, "MLflow tracking/registry URI for model gates", default="")
     parser.addini(INI_GATE_REPORT, "path of the JSON gate report", default="")
@@ -176,6 +176,7 @@ def resolve_settings(config: pytest.Config) -> Settings:
         gate_report=_report_path(report, rootpath) if report else None,
         champion_alias=_alias(champion) if champion else DEFAULT_CHAMPION_ALIAS,
         rootpath=rootpath,
+        bentofile=_bentofile(config),
         **_promotion(config, name),
         **_outputs(config, rootpath),
     )
@@ -194,7 +195,6 @@ def _outputs(config: pytest.Config, rootpath: Path) -> dict[str, Any]:
 def _promotion(config: pytest.Config, name: Value | None) -> dict[str, Any]:
     env = _pick(config, "--promote", None)
     reason = _pick(config, "--promote-reason", None)
-    bentofile = _pick(config, "--bentofile", ENV_BENTOFILE, INI_BENTOFILE)
     if env is None:
         if reason is not None:
             raise pytest.UsageError(f"{reason.where} was given without --promote production")
@@ -211,12 +211,21 @@ def _promotion(config: pytest.Config, name: Value | None) -> dict[str, Any]:
             f"Invalid {reason.where} {reason.raw!r}: an override reason is non-empty text and "
             "applies only to --promote production"
         )
-    path = Path(bentofile.raw.strip()) if bentofile else config.rootpath / DEFAULT_BENTOFILE
-    return {
-        "promote": env.raw.strip(),
-        "promote_reason": reason.raw.strip() if reason else None,
-        "bentofile": path if path.is_absolute() else Path.cwd() / path,
-    }
+    return {"promote": env.raw.strip(), "promote_reason": reason.raw.strip() if reason else None}
+
+
+def _bentofile(config: pytest.Config) -> Path | None:
+    """The user's bentofile: the one named, else ``<rootdir>/bentofile.yaml`` when there is
+    one, else None (the package builds the bento from its own service)."""
+    named = _pick(config, "--bentofile", ENV_BENTOFILE, INI_BENTOFILE)
+    if named is None:
+        default = config.rootpath / DEFAULT_BENTOFILE
+        return default if default.is_file() else None
+    path = Path(named.raw.strip())
+    path = path if path.is_absolute() else Path.cwd() / path
+    if not path.is_file():
+        raise pytest.UsageError(f"Invalid bentofile {named.raw!r} from {named.where}: no such file")
+    return path
 
 
 def _pick(

@@ -90,6 +90,46 @@ def inline_schema(columns: list[Any], strict: bool) -> Any:
     return pa.DataFrameSchema({c.name: c for c in columns}, strict=strict)
 
 
+def column_from_entry(name: str, entry: Any) -> Any:
+    """A pandera Column from one ``columns:`` entry of a suite: ``a: float64`` or
+    ``a: {dtype: float64, nullable: false, checks: {ge: 0}}``."""
+    if isinstance(entry, str):
+        return inline_column(name, entry, False, {})
+    entry = entry or {}
+    checks = dict(entry.get("checks") or {})
+    return inline_column(name, entry.get("dtype"), bool(entry.get("nullable", False)), checks)
+
+
+# A schema written inline in a suite reaches the served bento as pandera's own YAML behind
+# this prefix (not a module name, so it cannot be mistaken for an import path)
+YAML_PREFIX = "pandera-yaml:"
+
+
+def section_reference(section: dict[str, Any]) -> str | None:
+    """How a bento names the schema of a suite's ``schema:`` section: the import path, or the
+    inline declaration as pandera YAML; None when the section names none."""
+    if isinstance(section.get("schema"), str):
+        return str(section["schema"])
+    columns = section.get("columns")
+    if not isinstance(columns, dict) or not columns:
+        return None
+    built = [column_from_entry(str(name), entry) for name, entry in columns.items()]
+    schema = inline_schema(built, bool(section.get("strict", True)))
+    return YAML_PREFIX + str(schema.to_yaml())
+
+
+def load_reference(reference: str, where: str) -> Any:
+    """The pandera schema a bento argument names (``section_reference``'s output)."""
+    if reference.startswith(YAML_PREFIX):
+        import pandera.pandas as pa
+
+        try:
+            return pa.DataFrameSchema.from_yaml(reference.removeprefix(YAML_PREFIX))
+        except Exception as exc:  # pandera raises several types for a malformed document
+            raise InputSchemaError(f"{where}: not a pandera schema: {exc}") from None
+    return as_schema(import_object(reference), where)
+
+
 def dtype_name(column: Any) -> str | None:
     return None if column.dtype is None else str(column.dtype)
 

@@ -81,7 +81,8 @@ class Registry:
         return self._client
 
     def resolve(self, name: str, version: int | None = None, alias: str | None = None) -> ModelRef:
-        """The exact version named by number or alias; RegistryError if it is not there."""
+        """The exact version named by number or alias (else the newest, for scaffolding a
+        suite); RegistryError if it is not there."""
         with self.translate(f"model {name!r}"), quiet_logger("mlflow"):
             self._require_model(name)
             if version is not None:
@@ -94,7 +95,7 @@ class Registry:
                         f"aliases set: {self._alias_list(name)}"
                     )
             else:
-                raise RegistryError("a version or an alias is needed to pick one exact version")
+                mv = self._latest(name)
             return self._describe(mv)
 
     def by_alias(self, name: str, alias: str) -> ModelRef | None:
@@ -181,6 +182,12 @@ class Registry:
                     f"versions: {', '.join(map(str, versions)) or 'none'}"
                 ) from None
             raise
+
+    def _latest(self, name: str) -> Any:
+        versions = self.client.search_model_versions(f"name='{name}'")
+        if not versions:
+            raise RegistryError(f"model {name!r} has no versions in {self.redacted_uri}")
+        return max(versions, key=lambda v: int(v.version))
 
     def _by_alias(self, name: str, alias: str) -> Any | None:
         from mlflow.exceptions import MlflowException

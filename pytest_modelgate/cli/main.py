@@ -40,8 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="train, register and gate the reference models")
     demo.add_argument("--root", default=".", help="project root holding gates/")
     demo.set_defaults(func=cmd_demo)
+    from pytest_modelgate.cli.init import add_command
     from pytest_modelgate.cli.release import add_commands
 
+    add_command(sub)
     add_commands(sub)
     return parser
 

@@ -38,7 +38,11 @@ def add_commands(sub: Any) -> None:
     promote.add_argument("--report", required=True, type=Path, help="the run's --gate-report")
     promote.add_argument("--reason", default=None, help="production override reason (recorded)")
     promote.add_argument(
-        "--bentofile", type=Path, default=None, help="default <root>/bentofile.yaml"
+        "--bentofile",
+        type=Path,
+        default=None,
+        help="your own bentofile (default <root>/bentofile.yaml when it exists, else the "
+        "package's own)",
     )
     _common(promote)
     promote.set_defaults(func=cmd_promote)
@@ -70,6 +74,11 @@ def _client(args: argparse.Namespace) -> tuple[Any, str]:
 
     uri = args.tracking_uri or default_tracking_uri(Path(args.root))
     return Registry(uri).client, uri
+
+
+def _default_bentofile(root: Path) -> Path | None:
+    path = root.resolve() / "bentofile.yaml"
+    return path if path.is_file() else None
 
 
 def _fail(message: str) -> int:
@@ -128,12 +137,14 @@ def status_lines(client: Any, name: str, env: str) -> list[str]:
 
 
 def cmd_promote(args: argparse.Namespace) -> int:
+    from pytest_modelgate.extras import require
     from pytest_modelgate.release.promotion import (
         PromotionRequest,
         alias_version,
         promote,
     )
 
+    require("modelgate promote (it builds the version's bento)", "bentoml")
     client, uri = _client(args)
     try:
         report = json.loads(args.report.read_text(encoding="utf-8"))
@@ -148,7 +159,7 @@ def cmd_promote(args: argparse.Namespace) -> int:
             env=args.env,
             report=report,
             expected=alias_version(client, args.name, args.env),
-            bentofile=args.bentofile or Path(args.root).resolve() / "bentofile.yaml",
+            bentofile=args.bentofile or _default_bentofile(Path(args.root)),
             tracking_uri=uri,
             reason=args.reason,
             code_root=Path(args.root).resolve(),
@@ -191,8 +202,10 @@ def _model_for(client: Any, env: str, name: str | None) -> str:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Replace this process with ``bentoml serve`` of the pinned version's bento."""
+    from pytest_modelgate.extras import require
     from pytest_modelgate.release.promotion import alias_version
 
+    require("modelgate serve", "bentoml")
     client, uri = _client(args)
     try:
         name = _model_for(client, args.env, args.model_name)
@@ -206,9 +219,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return _fail(f"{name} v{pinned} has no {args.env} bento recorded: promote it first")
     env = dict(os.environ, MODELGATE_ENV=args.env, MLFLOW_TRACKING_URI=uri)
     env.setdefault("BENTOML_DO_NOT_TRACK", "True")
-    bentoml = Path(sys.executable).with_name("bentoml")
-    command = [str(bentoml) if bentoml.exists() else "bentoml", "serve", bento]
+    # the same interpreter, so the bento is served by this installation's packages
+    command = [sys.executable, "-m", "bentoml", "serve", bento]
     command += ["--host", args.host, "--port", str(args.port)]
-    print(f"modelgate: serving {name} v{pinned} as {args.env}: {' '.join(command)}", flush=True)
-    os.execvpe(command[0], command, env)
+    print(f"modelgate: serving {name} v{pinned} as {args.env}: bentoml serve {bento}", flush=True)
+    os.execve(command[0], command, env)
     return 0  # pragma: no cover - exec does not return

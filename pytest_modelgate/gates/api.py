@@ -118,6 +118,18 @@ class GateKind(Protocol):
     def checks(self, node: Node, suite: Suite) -> Sequence[Check]: ...
 
 
+def require_extra(node: Node, what: str, *modules: str) -> None:
+    """A gate whose optional dependency is missing fails collection at its section, naming
+    the extra that installs it."""
+    from pytest_modelgate.errors import MissingExtraError
+    from pytest_modelgate.extras import require
+
+    try:
+        require(what, *modules)
+    except MissingExtraError as exc:
+        raise node.error(str(exc)) from None
+
+
 def gate_required(node: Node) -> bool:
     """A gate section's ``required: false`` makes its items advisory (they never block)."""
     return node.value_or("required", lambda n: n.as_bool(), True)

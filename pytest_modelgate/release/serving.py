@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from pytest_modelgate.processes import LOOPBACK, executable, free_port, start, stop, wait_ready
+from pytest_modelgate.processes import LOOPBACK, free_port, start, stop, wait_ready
 
 STARTUP_S = 120.0
 
@@ -47,7 +47,9 @@ def served_bento(
     """Yield (base URL, server pid) of ``bentoml serve BENTO`` on a free loopback port; the
     server runs in its own process group and is stopped by that group's id on exit."""
     port = free_port()
-    command = [executable("bentoml"), "serve", bento, "--host", LOOPBACK, "--port", str(port)]
+    # the same interpreter, so the bento is served by this installation's packages
+    command = [sys.executable, "-m", "bentoml", "serve", bento, "--host", LOOPBACK]
+    command += ["--port", str(port)]
     child = dict(os.environ, MODELGATE_ENV=env, **(extra_env or {}))
     child.setdefault("BENTOML_DO_NOT_TRACK", "True")
     with _running(command, log, child, port, startup_s) as running:

@@ -110,12 +110,12 @@ def row_model(mlflow_dir: Path) -> type[BaseModel] | None:
 
 def input_schema() -> Any:
     """The schema gate's pandera schema named by the ``input_schema`` bento argument, or None."""
-    path = getattr(ARGS, ARG_INPUT_SCHEMA, None)
-    if not path:
+    reference = getattr(ARGS, ARG_INPUT_SCHEMA, None)
+    if not reference:
         return None
-    from pytest_modelgate.candidate.input_schema import as_schema, import_object
+    from pytest_modelgate.candidate.input_schema import load_reference
 
-    return as_schema(import_object(str(path)), f"bento argument {ARG_INPUT_SCHEMA}={path}")
+    return load_reference(str(reference), f"bento argument {ARG_INPUT_SCHEMA}")
 
 
 def check_rows(rows: list[Any]) -> list[dict[str, Any]]:

@@ -82,7 +82,7 @@ def make_groups(frame: pd.DataFrame, columns: tuple[str, ...]) -> Groups:
     grouped = keys.groupby(list(columns), sort=True)
     codes = grouped.ngroup().to_numpy()
     labels = []
-    for key in grouped.groups:
+    for key in grouped.size().index:  # not .groups: its keys change shape in pandas 3
         values = key if isinstance(key, tuple) else (key,)
         labels.append(" & ".join(f"{c}={v}" for c, v in zip(columns, values, strict=True)))
     sizes = np.bincount(codes, minlength=len(labels))

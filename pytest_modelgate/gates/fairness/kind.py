@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from pytest_modelgate.gates.api import Check, gate_required
+from pytest_modelgate.gates.api import Check, gate_required, require_extra
 from pytest_modelgate.gates.fairness.checks import ChampionFairness, ThresholdFairness
 from pytest_modelgate.gates.fairness.spec import (
     GATE,
@@ -25,6 +25,7 @@ class FairnessGate:
 
     def checks(self, node: Node, suite: Suite) -> Sequence[Check]:
         node.mapping().only(SECTION_KEYS)
+        require_extra(node, "the fairness gate", "fairlearn")
         if not suite.sensitive:
             raise node.error(
                 "the fairness gate needs the suite's 'sensitive:' columns (for example "

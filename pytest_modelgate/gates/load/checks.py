@@ -26,7 +26,7 @@ def check_load(spec: LoadSpec, ctx: GateContext) -> GateResult:
     candidate = Candidate(
         ctx.candidate.ref,
         settings.tracking_uri,
-        settings.bentofile or settings.rootpath / "bentofile.yaml",
+        settings.bentofile,
         tuple(ctx.suites),
     )
     frame = ctx.candidate.predictions(ctx.eval_data(spec.suite)).inputs

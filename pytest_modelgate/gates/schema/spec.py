@@ -94,25 +94,25 @@ def _parse_schema(node: Node) -> tuple[Any, str]:
 
 
 def _inline(node: Node) -> Any:
-    from pytest_modelgate.candidate.input_schema import inline_column, inline_schema
+    from pytest_modelgate.candidate.input_schema import column_from_entry, inline_schema
 
     columns_node = node.require("columns")
     if not columns_node.mapping().keys():
         raise columns_node.error("expected at least one column")
     columns = []
     for name, entry in columns_node.items():
-        dtype: str | None
-        checks: dict[str, Any]
         if isinstance(entry.value, str):  # shorthand: `a: float64`
-            dtype, nullable, checks = entry.as_str(), False, {}
+            entry.as_str()
         else:
             entry.mapping().only(_COLUMN_KEYS)
-            dtype = entry.require("dtype").as_str() if entry.has("dtype") else None
-            nullable = entry.require("nullable").as_bool() if entry.has("nullable") else False
-            checks_node = entry.get("checks")
-            checks = checks_node.mapping().as_plain() if checks_node else {}
+            if entry.has("dtype"):
+                entry.require("dtype").as_str()
+            if entry.has("nullable"):
+                entry.require("nullable").as_bool()
+            if entry.has("checks"):
+                entry.require("checks").mapping()
         try:
-            columns.append(inline_column(name, dtype, nullable, checks))
+            columns.append(column_from_entry(name, entry.as_plain()))
         except InputSchemaError as exc:
             raise entry.error(str(exc)) from None
     strict = node.require("strict").as_bool() if node.has("strict") else True
