@@ -198,6 +198,20 @@ __all__ = ["ModelUser"]
 '''
 
 
+# the first steps of every job: the repository, Python, pytest-modelgate and the user's own
+# requirements
+_SETUP = """\
+      - uses: actions/checkout@v4
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "3.11"
+      - name: Install
+        run: |
+          python -m pip install 'pytest-modelgate[all]'
+          if [ -f requirements.txt ]; then python -m pip install -r requirements.txt; fi
+"""
+
+
 def gates_workflow(s: Scaffold) -> str:
     return f"""\
 # Pull-request gate for {s.model}: make the "model gates" job a required status check.
@@ -228,15 +242,7 @@ jobs:
       MLFLOW_TRACKING_PASSWORD: ${{{{ secrets.MLFLOW_TRACKING_PASSWORD }}}}
       VERSION: ${{{{ inputs.version }}}}
     steps:
-      - uses: actions/checkout@v4
-      - uses: actions/setup-python@v5
-        with:
-          python-version: "3.11"
-      - name: Install
-        run: |
-          python -m pip install 'pytest-modelgate[all]'
-          if [ -f requirements.txt ]; then python -m pip install -r requirements.txt; fi
-      - name: Gate the candidate
+{_SETUP}      - name: Gate the candidate
         run: |
           if [ -n "$VERSION" ]; then which="--model-version $VERSION"; else which="--model-alias candidate"; fi
           # shellcheck disable=SC2086
@@ -307,15 +313,7 @@ jobs:
 
 def _promote_steps(s: Scaffold, env: str) -> str:
     return f"""\
-      - uses: actions/checkout@v4
-      - uses: actions/setup-python@v5
-        with:
-          python-version: "3.11"
-      - name: Install
-        run: |
-          python -m pip install 'pytest-modelgate[all]'
-          if [ -f requirements.txt ]; then python -m pip install -r requirements.txt; fi
-      - name: Re-run the gates and promote to {env}
+{_SETUP}      - name: Re-run the gates and promote to {env}
         run: python -m pytest gates/ --model-name {s.model} --model-version "$VERSION" --promote {env} --gate-report gate-reports/{env}.json
       - name: Upload the gate report
         if: always()
