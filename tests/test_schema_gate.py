@@ -134,3 +134,12 @@ def test_unimportable_schema_is_a_collection_error_with_file_and_line(pytester, 
     result.stdout.fnmatch_lines(
         ["*suite.yaml:6: gates.schema.schema: cannot import 'no_such_module'*"]
     )
+
+
+@pytest.mark.parametrize("dtype", [str, "str", "string", "string[python]", "string[pyarrow]"])
+def test_a_string_column_is_an_mlflow_string_under_either_pandas_string_dtype(dtype):
+    import pandera.pandas as pa
+
+    from pytest_modelgate.candidate.input_schema import mlflow_type
+
+    assert mlflow_type(pa.Column(dtype, name="c")) == "string"

@@ -137,7 +137,11 @@ def dtype_name(column: Any) -> str | None:
 def mlflow_type(column: Any) -> str | None:
     """The MLflow type a pandera column corresponds to; None when the schema leaves it open."""
     name = dtype_name(column)
-    return None if name is None else MLFLOW_TYPES.get(name, name)
+    if name is None:
+        return None
+    if name.startswith("string["):  # pandas 3 keeps strings as string[pyarrow] / string[python]
+        return "string"
+    return MLFLOW_TYPES.get(name, name)
 
 
 @dataclass
