@@ -31,6 +31,8 @@ LABEL_NAME = "registry-name"
 LABEL_VERSION = "registry-version"
 LABEL_RUN = "registry-run"
 META_DRIFT = "drift_reference"  # JSON of the reference profile (pytest_modelgate.stats.drift)
+META_DIGEST = "model_digest"  # the digest of the model's files as gated (candidate.digest)
+MLFLOW_DIR = "mlflow_model"  # where bentoml.mlflow keeps the MLflow model inside a store model
 
 
 @dataclass(frozen=True)
@@ -78,18 +80,25 @@ def build_bento(
     bentofile: Path,
     input_schema: str | None = None,
     drift_reference: dict[str, Any] | None = None,
+    model_digest: str | None = None,
 ) -> str:
     """Import the model and build its bento in a child process; return the bento tag.
     ``input_schema`` (an import path) is the pandera schema the service validates rows with;
-    ``drift_reference`` the feature profile its drift is measured against."""
+    ``drift_reference`` the feature profile its drift is measured against; ``model_digest``
+    the digest of the model's files as gated, which the imported copy must match."""
     if not bentofile.is_file():
         raise BentoError(f"no bentofile at {bentofile}: a promotion builds the bento from it")
+    if not model_digest:
+        raise BentoError(
+            f"no digest of {target.name} v{target.version}'s files as gated (a gate report from "
+            "an older pytest-modelgate records none): gate the version again"
+        )
     with tempfile.TemporaryDirectory(prefix="modelgate-bento-") as tmp:
-        extra = []
+        extra = ["--model-digest", model_digest]
         if drift_reference is not None:
             path = Path(tmp) / "drift-reference.json"
             path.write_text(json.dumps(drift_reference), encoding="utf-8")
-            extra = ["--drift-reference", str(path)]
+            extra += ["--drift-reference", str(path)]
         return _build(target, tracking_uri, bentofile, input_schema, extra)
 
 
@@ -145,9 +154,10 @@ def suite_input_schema(suite_paths: Iterable[str | Path]) -> str | None:
 # -- the child process ----------------------------------------------------------------------
 
 
-def import_model(target: BentoTarget, drift_reference: Path | None = None) -> str:
-    """The exact registry version in the BentoML store; an existing import is reused only if
-    its labels name the same version and run."""
+def import_model(target: BentoTarget, digest: str, drift_reference: Path | None = None) -> str:
+    """The exact registry version in the BentoML store, holding the files that were gated: an
+    existing import is reused only if its labels name the same version and run, and a copy
+    whose files do not match ``digest`` is refused (a fresh one is removed again)."""
     import bentoml
     from bentoml.exceptions import NotFound
 
@@ -161,13 +171,34 @@ def import_model(target: BentoTarget, drift_reference: Path | None = None) -> st
                 f"store model {target.model_tag} has labels {dict(existing.info.labels)}, "
                 f"expected {target.labels}"
             )
+        check_digest(target, Path(existing.path) / MLFLOW_DIR, digest, "the BentoML store's copy")
         return target.model_tag
     model_uri = f"models:/{target.name}/{target.version}"
-    metadata = {META_DRIFT: drift_reference.read_text(encoding="utf-8")} if drift_reference else {}
+    metadata = {META_DIGEST: digest}
+    if drift_reference:
+        metadata[META_DRIFT] = drift_reference.read_text(encoding="utf-8")
     bentoml.mlflow.import_model(
         target.model_tag, model_uri, labels=target.labels, metadata=metadata
     )
+    stored = Path(bentoml.models.get(target.model_tag).path) / MLFLOW_DIR
+    try:
+        check_digest(target, stored, digest, "the registry's files now")
+    except BentoError:
+        bentoml.models.delete(target.model_tag)
+        raise
     return target.model_tag
+
+
+def check_digest(target: BentoTarget, directory: Path, digest: str, what: str) -> None:
+    from pytest_modelgate.candidate.digest import directory_digest
+
+    found = directory_digest(directory)
+    if found != digest:
+        raise BentoError(
+            f"the model files of {target.name} v{target.version} are not the ones gated: "
+            f"{what} have sha256 {found[:16]}, the gate run saw {digest[:16]}; the artifact "
+            "changed after gating: gate the version again"
+        )
 
 
 def bento_exists(tag: str) -> bool:
@@ -207,6 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--bentofile", type=Path, required=True)
     parser.add_argument("--input-schema", default=None)
     parser.add_argument("--drift-reference", type=Path, default=None)
+    parser.add_argument("--model-digest", required=True)
     args = parser.parse_args(argv)
     import mlflow
 
@@ -215,7 +247,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     mlflow.set_registry_uri(uri)
     target = BentoTarget(args.name, args.version, args.run_id)
     try:
-        import_model(target, args.drift_reference)
+        import_model(target, args.model_digest, args.drift_reference)
         if not bento_exists(target.bento_tag):
             run_bentoml_build(target, args.bentofile.resolve(), args.input_schema)
     except BentoError as exc:
