@@ -151,6 +151,7 @@ def append(client: Any, lease: Lease, fields: dict[str, Any]) -> Event:
     from mlflow.entities import Param
 
     model, env = lease.model, lease.env
+    experiment = experiment_id(client, create=True)
     last = tip(client, model, env)
     if (
         last is not None
@@ -170,12 +171,11 @@ def append(client: Any, lease: Lease, fields: dict[str, Any]) -> Event:
         "prev_hash": last.get("hash") if last else GENESIS,
     }
     params["hash"] = event_hash(params)
-    experiment = experiment_id(client, create=True)
     lease.fence(f"recording the {fields['action']} event")
     run = client.create_run(experiment, run_name=f"{model}.{env}.{params['seq']}", tags={TAG: "1"})
     # one batch: the event becomes visible (its chain param) with all its fields at once
     client.log_batch(run.info.run_id, params=[Param(k, v) for k, v in sorted(params.items())])
-    client.set_terminated(run.info.run_id)
+    client.update_run(run.info.run_id, status="FINISHED")  # set_terminated prints a URL
     return Event(params, run.info.run_id)
 
 
