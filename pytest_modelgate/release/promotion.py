@@ -187,6 +187,11 @@ class Promotion:
                 persist(lambda: self.lease.settle("released: nothing to do"))
                 return done
             self.step = "building the bento"
+            if self.request.drift_reference is None:  # what the served bento measures drift by
+                from pytest_modelgate.release.drift_reference import suite_reference
+
+                reference = suite_reference(self.request.report.get("data") or {})
+                self.request = dataclasses.replace(self.request, drift_reference=reference)
             with self.lease.kept_alive():
                 bento = self.build(self.request)
         except LeaseLostError:
@@ -531,13 +536,13 @@ def build_bento(request: PromotionRequest) -> str:
 
     target = BentoTarget(request.name, request.version, request.run_id)
     schema = suite_input_schema(request.report.get("data") or {})
-    reference = request.drift_reference
-    if reference is None:
-        from pytest_modelgate.release.drift_reference import suite_reference
-
-        reference = suite_reference(request.report.get("data") or {})
     return build(
-        target, request.tracking_uri, request.bentofile, schema, reference, request.model_digest
+        target,
+        request.tracking_uri,
+        request.bentofile,
+        schema,
+        request.drift_reference,
+        request.model_digest,
     )
 
 
