@@ -62,6 +62,9 @@ class ModelRef:
         }
 
 
+# the registered models that hold promotion leases (release.lease): not models of anyone's
+LEASE_PREFIX = "modelgate.lease."
+
 # MLflow's own HTTP client retries connection errors, timeouts and 408/429/5xx answers with
 # exponential backoff; its defaults (7 retries, 120 s timeout) make a dead server fail only
 # after minutes. These bound one call to about 20 s x 4 + 12 s of backoff; a user's own
@@ -203,7 +206,11 @@ class Registry:
     def _suggest(self, name: str) -> str:
         import difflib
 
-        names = [m.name for m in self.client.search_registered_models(max_results=1000)]
+        names = [
+            m.name
+            for m in self.client.search_registered_models(max_results=1000)
+            if not m.name.startswith(LEASE_PREFIX)
+        ]
         close = difflib.get_close_matches(name, names, n=3)
         if close:
             return f"; did you mean {', '.join(repr(c) for c in close)}?"

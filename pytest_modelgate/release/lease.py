@@ -30,16 +30,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_modelgate.candidate.registry import LEASE_PREFIX
 from pytest_modelgate.errors import LeaseHeldError, LeaseLostError
 from pytest_modelgate.jsonio import sha256
 
-PREFIX = "modelgate.lease."
+PREFIX = LEASE_PREFIX
 ENV_TTL = "MODELGATE_LEASE_TTL_S"
 ENV_SKEW = "MODELGATE_LEASE_SKEW_S"
 DEFAULT_TTL_S = 60.0
 DEFAULT_SKEW_S = 5.0  # how far two promoters' clocks may disagree
 RENEW_EVERY = 1 / 3  # of the TTL, while a long step (the bento build) runs
-T = "modelgate.lease."  # tag prefix on a lease entity
+LEASE_TAG = "modelgate.lease."  # the prefix of a lease entity's tags
 
 
 def lease_key(model: str, env: str) -> str:
@@ -87,20 +88,34 @@ def machine_identity() -> str:
     return f"{socket.gethostname()}|{_read('/proc/sys/kernel/random/boot_id')}|{pidns}"
 
 
+def _stat(pid: int) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name ([] where it cannot be read)."""
+    stat = _read(f"/proc/{pid}/stat")
+    return stat.rsplit(")", 1)[-1].split() if stat else []
+
+
 def process_start(pid: int) -> str:
     """The start time of ``pid`` in clock ticks since boot ('' where /proc is not there), so
     a reused PID is not mistaken for the process that held a lease."""
-    stat = _read(f"/proc/{pid}/stat")
-    if not stat:
-        return ""
-    return stat.rsplit(")", 1)[-1].split()[19]  # field 22, counted after the command name
+    fields = _stat(pid)
+    return fields[19] if len(fields) > 19 else ""  # field 22 of stat(5)
 
 
 def _dead_here(identity: str, pid: int, started: str) -> bool:
-    """True only when the process is known to be gone (same machine, PID absent or reused)."""
+    """True only when the process is known to be gone: same machine, and its PID absent,
+    reused by a later process, or a zombie. Anything unknown counts as alive."""
     if not started or identity != machine_identity() or pid <= 0:
         return False
-    return process_start(pid) != started
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass  # it exists, as another user's process
+    fields = _stat(pid)
+    if len(fields) <= 19:
+        return False
+    return fields[19] != started or fields[0] == "Z"
 
 
 # -- what a lease entity says ----------------------------------------------------------------
@@ -127,23 +142,23 @@ class LeaseRecord:
     @classmethod
     def from_entity(cls, entity: Any) -> LeaseRecord:
         tags = dict(entity.tags or {})
-        undo = tags.get(T + "undo")
+        undo = tags.get(LEASE_TAG + "undo")
         return cls(
             name=entity.name,
             generation=int(entity.name.rsplit(".", 1)[-1]),
-            model=tags.get(T + "model", ""),
-            env=tags.get(T + "env", ""),
-            token=tags.get(T + "token", ""),
-            holder=tags.get(T + "holder", "unknown"),
-            identity=tags.get(T + "identity", ""),
-            pid=int(tags.get(T + "pid") or 0),
-            pid_start=tags.get(T + "pid_start", ""),
+            model=tags.get(LEASE_TAG + "model", ""),
+            env=tags.get(LEASE_TAG + "env", ""),
+            token=tags.get(LEASE_TAG + "token", ""),
+            holder=tags.get(LEASE_TAG + "holder", "unknown"),
+            identity=tags.get(LEASE_TAG + "identity", ""),
+            pid=int(tags.get(LEASE_TAG + "pid") or 0),
+            pid_start=tags.get(LEASE_TAG + "pid_start", ""),
             acquired_at=(entity.creation_timestamp or 0) / 1000,
-            expires_at=float(tags.get(T + "expires_at") or 0),
-            longest_call_s=float(tags.get(T + "longest_call_s") or 0),
-            intent=json.loads(tags.get(T + "intent") or "{}"),
+            expires_at=float(tags.get(LEASE_TAG + "expires_at") or 0),
+            longest_call_s=float(tags.get(LEASE_TAG + "longest_call_s") or 0),
+            intent=json.loads(tags.get(LEASE_TAG + "intent") or "{}"),
             undo=json.loads(undo) if undo else None,
-            settled=tags.get(T + "settled", ""),
+            settled=tags.get(LEASE_TAG + "settled", ""),
         )
 
     @property
@@ -243,7 +258,9 @@ class Lease:
     def renew(self) -> None:
         with self._lock:
             expires = time.time() + self.ttl
-            self.client.set_registered_model_tag(self.name, T + "expires_at", f"{expires:.3f}")
+            self.client.set_registered_model_tag(
+                self.name, LEASE_TAG + "expires_at", f"{expires:.3f}"
+            )
             # a contender may have read the previous expiry just before this write landed
             self.safe_until, self.expires_at = self.expires_at, expires
 
@@ -287,15 +304,15 @@ class Lease:
     def note(self, key: str, value: dict[str, Any]) -> None:
         """Record write-ahead information (what an undo restores) on the lease itself."""
         self.fence(f"recording {key}")
-        self.client.set_registered_model_tag(self.name, T + key, json.dumps(value))
+        self.client.set_registered_model_tag(self.name, LEASE_TAG + key, json.dumps(value))
 
     def settle(self, outcome: str) -> None:
         """The move is over: the next promoter need not wait for the lease to expire."""
-        self.client.set_registered_model_tag(self.name, T + "settled", outcome)
+        self.client.set_registered_model_tag(self.name, LEASE_TAG + "settled", outcome)
 
 
 def settle_record(client: Any, previous: LeaseRecord, outcome: str) -> None:
-    client.set_registered_model_tag(previous.name, T + "settled", outcome)
+    client.set_registered_model_tag(previous.name, LEASE_TAG + "settled", outcome)
 
 
 def acquire(client: Any, model: str, env: str, intent: dict[str, Any], holder: str) -> Lease:
@@ -312,16 +329,16 @@ def acquire(client: Any, model: str, env: str, intent: dict[str, Any], holder: s
     generation = 1 if newest is None else newest.generation + 1
     ttl, token, now = ttl_s(), uuid.uuid4().hex, time.time()
     tags = {
-        T + "model": model,
-        T + "env": env,
-        T + "token": token,
-        T + "holder": holder,
-        T + "identity": machine_identity(),
-        T + "pid": str(os.getpid()),
-        T + "pid_start": process_start(os.getpid()),
-        T + "expires_at": f"{now + ttl:.3f}",
-        T + "longest_call_s": f"{longest_call_s():.1f}",
-        T + "intent": json.dumps(intent, sort_keys=True),
+        LEASE_TAG + "model": model,
+        LEASE_TAG + "env": env,
+        LEASE_TAG + "token": token,
+        LEASE_TAG + "holder": holder,
+        LEASE_TAG + "identity": machine_identity(),
+        LEASE_TAG + "pid": str(os.getpid()),
+        LEASE_TAG + "pid_start": process_start(os.getpid()),
+        LEASE_TAG + "expires_at": f"{now + ttl:.3f}",
+        LEASE_TAG + "longest_call_s": f"{longest_call_s():.1f}",
+        LEASE_TAG + "intent": json.dumps(intent, sort_keys=True),
     }
     description = f"modelgate lease on moving {model} {env} (internal: do not edit)"
     try:
