@@ -85,16 +85,12 @@ def build_bento(
     """Import the model and build its bento in a child process; return the bento tag.
     ``input_schema`` (an import path) is the pandera schema the service validates rows with;
     ``drift_reference`` the feature profile its drift is measured against; ``model_digest``
-    the digest of the model's files as gated, which the imported copy must match."""
+    the digest of the model's files as gated, which the imported copy must match (without one,
+    outside a gate run, the bento records the digest of the files it imported)."""
     if not bentofile.is_file():
         raise BentoError(f"no bentofile at {bentofile}: a promotion builds the bento from it")
-    if not model_digest:
-        raise BentoError(
-            f"no digest of {target.name} v{target.version}'s files as gated (a gate report from "
-            "an older pytest-modelgate records none): gate the version again"
-        )
     with tempfile.TemporaryDirectory(prefix="modelgate-bento-") as tmp:
-        extra = ["--model-digest", model_digest]
+        extra = ["--model-digest", model_digest] if model_digest else []
         if drift_reference is not None:
             path = Path(tmp) / "drift-reference.json"
             path.write_text(json.dumps(drift_reference), encoding="utf-8")
@@ -154,12 +150,17 @@ def suite_input_schema(suite_paths: Iterable[str | Path]) -> str | None:
 # -- the child process ----------------------------------------------------------------------
 
 
-def import_model(target: BentoTarget, digest: str, drift_reference: Path | None = None) -> str:
+def import_model(
+    target: BentoTarget, digest: str | None, drift_reference: Path | None = None
+) -> str:
     """The exact registry version in the BentoML store, holding the files that were gated: an
-    existing import is reused only if its labels name the same version and run, and a copy
-    whose files do not match ``digest`` is refused (a fresh one is removed again)."""
+    existing import is reused only if its labels name the same version and run and its files
+    match ``digest``; a fresh download that does not match never enters the store. Without a
+    digest (a bento built outside a gate run) the import records the digest of its own files."""
     import bentoml
     from bentoml.exceptions import NotFound
+
+    from pytest_modelgate.candidate.digest import directory_digest, download_model
 
     try:
         existing = bentoml.models.get(target.model_tag)
@@ -171,18 +172,23 @@ def import_model(target: BentoTarget, digest: str, drift_reference: Path | None 
                 f"store model {target.model_tag} has labels {dict(existing.info.labels)}, "
                 f"expected {target.labels}"
             )
-        check_digest(target, Path(existing.path) / MLFLOW_DIR, digest, "the BentoML store's copy")
+        if digest:
+            check_digest(target, Path(existing.path) / MLFLOW_DIR, digest, "the store's copy")
         return target.model_tag
-    model_uri = f"models:/{target.name}/{target.version}"
-    metadata = {META_DIGEST: digest}
-    if drift_reference:
-        metadata[META_DRIFT] = drift_reference.read_text(encoding="utf-8")
-    bentoml.mlflow.import_model(
-        target.model_tag, model_uri, labels=target.labels, metadata=metadata
-    )
+    uri = os.environ["MLFLOW_TRACKING_URI"]
+    with tempfile.TemporaryDirectory(prefix="modelgate-import-") as tmp:
+        local = download_model(target.name, target.version, Path(tmp), uri)
+        if digest:
+            check_digest(target, local, digest, "the registry's files now")
+        metadata = {META_DIGEST: digest or directory_digest(local)}
+        if drift_reference:
+            metadata[META_DRIFT] = drift_reference.read_text(encoding="utf-8")
+        bentoml.mlflow.import_model(
+            target.model_tag, str(local), labels=target.labels, metadata=metadata
+        )
     stored = Path(bentoml.models.get(target.model_tag).path) / MLFLOW_DIR
-    try:
-        check_digest(target, stored, digest, "the registry's files now")
+    try:  # what the service will load is the copy in the store
+        check_digest(target, stored, metadata[META_DIGEST], "the store's copy")
     except BentoError:
         bentoml.models.delete(target.model_tag)
         raise
@@ -238,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--bentofile", type=Path, required=True)
     parser.add_argument("--input-schema", default=None)
     parser.add_argument("--drift-reference", type=Path, default=None)
-    parser.add_argument("--model-digest", required=True)
+    parser.add_argument("--model-digest", default=None)
     args = parser.parse_args(argv)
     import mlflow
 

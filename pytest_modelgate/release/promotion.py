@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
-from pytest_modelgate.errors import EvidenceError, LeaseLostError, PromotionError
+from pytest_modelgate.errors import BentoError, EvidenceError, LeaseLostError, PromotionError
 from pytest_modelgate.jsonio import canonical_bytes, sha256, utc_now
 from pytest_modelgate.release import ledger
 from pytest_modelgate.release.aliases import (
@@ -534,6 +534,11 @@ def build_bento(request: PromotionRequest) -> str:
     from pytest_modelgate.release.bento import BentoTarget, suite_input_schema
     from pytest_modelgate.release.bento import build_bento as build
 
+    if not request.model_digest:  # a promotion builds only the files that were gated
+        raise BentoError(
+            f"the gate report records no digest of {request.name} v{request.version}'s files "
+            "(an older pytest-modelgate wrote it): gate the version again"
+        )
     target = BentoTarget(request.name, request.version, request.run_id)
     schema = suite_input_schema(request.report.get("data") or {})
     return build(
