@@ -21,7 +21,7 @@ from pytest_modelgate.release.lease import latest
 
 from .registry_world import ENV, MODEL, QUICK_FAILURE, Promoters, World, registry_world
 
-SERVER_STEPS = ("after-intent", "after-bento", "after-alias", "before-ledger")
+SERVER_STEPS = ("after-intent", "after-bento", "after-evidence", "after-alias", "before-ledger")
 ROWS: list[tuple[str, ...]] = []
 
 
@@ -143,6 +143,10 @@ def test_the_registry_killed_at_any_step_leaves_no_half_move(
     move = latest(world.client, MODEL, ENV).generation
     right_after = _right_after(world, before, target, move)
     # the message tells the truth about where the move was left
+    if step == "after-evidence":  # the undo fails too: both errors, and what may be left
+        assert "failed while" in message
+        assert "Undoing it failed too" in message
+        assert f"may carry part of its new {ENV} evidence" in message
     if right_after == "unchanged":
         assert "nothing was changed" in message or "undoes it" in message or "still pins" in message
     else:

@@ -207,6 +207,7 @@ class Promotion:
             self.step = "writing the evidence"
             result = self.write_evidence(bento)
             fault_point("after-evidence")
+            self.step = "checking the alias before moving it"
             compare_alias(self.client, self.request)  # an alias moved outside modelgate
             self.lease.fence("moving the alias")
         except Exception as exc:
