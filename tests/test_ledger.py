@@ -6,9 +6,6 @@ holder and expires; a registry that cannot answer is one line, never a traceback
 from __future__ import annotations
 
 import itertools
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -226,28 +223,24 @@ def test_a_held_lease_names_its_holder_and_expires_so_a_stale_holder_stops(regis
     assert issubclass(LeaseLostError, PromotionError)
 
 
-def test_a_registry_that_cannot_answer_is_one_clear_line_and_a_non_zero_exit(tmp_path):
+def test_a_registry_that_cannot_answer_is_one_clear_line_and_a_non_zero_exit(
+    tmp_path, monkeypatch, capsys
+):
     report = tmp_path / "report.json"
     report.write_text('{"model": {"name": "m", "version": 1}, "promotable": true}')
     uri = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    env = {**os.environ, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "2"}
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
     commands = {
         "promote": ["promote", "m", "1", "staging", "--report", str(report)],
         "status": ["status", "m"],
     }
     for name, args in commands.items():
-        done = subprocess.run(
-            [sys.executable, "-m", "pytest_modelgate.cli", *args, "--tracking-uri", uri],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env=env,
-            check=False,
-        )
-        assert done.returncode != 0
-        lines = done.stderr.strip().splitlines()
-        assert len(lines) == 1, done.stderr
-        assert "Traceback" not in done.stderr
+        code, _, err = _cli(capsys, *args, "--tracking-uri", uri)
+        assert code != 0
+        lines = err.strip().splitlines()
+        assert len(lines) == 1, err
+        assert "Traceback" not in err
         assert f"registry {uri} could not answer" in lines[0]
         assert "connection refused" in lines[0]
         if name == "promote":

@@ -84,10 +84,6 @@ def _settled(world: World, before: int | None, target: int, move: int) -> str:
     return f"moved with its event ({how})"
 
 
-def _verify(world: World) -> None:
-    assert main(["verify", MODEL, "--env", ENV, "--tracking-uri", world.server.uri]) == 0
-
-
 @pytest.mark.parametrize("step", STEPS)
 def test_a_promoter_killed_at_any_step_leaves_no_half_move(world, promoters, step, capsys):
     before, target = _target(world)
@@ -114,7 +110,6 @@ def test_a_promoter_killed_at_any_step_leaves_no_half_move(world, promoters, ste
         assert f"recovered move {move}" in capsys.readouterr().out
         then = "modelgate recover"
         final = _settled(world, before, target, move)
-    _verify(world)
     ROWS.append(("promoter SIGKILL", step, right_after, then, final))
 
 
@@ -155,6 +150,12 @@ def test_the_registry_killed_at_any_step_leaves_no_half_move(
     assert main(["recover", MODEL, ENV, "--tracking-uri", world.server.uri]) == 0
     capsys.readouterr()
     final = _settled(world, before, target, move)
-    _verify(world)
     ROWS.append(("registry killed", step, right_after, "modelgate recover", final))
     print(f"\n{step}: {message}")
+
+
+def test_after_every_fault_the_ledger_verifies_with_every_event_evidence(world, capsys):
+    assert main(["verify", MODEL, "--env", ENV, "--tracking-uri", world.server.uri]) == 0
+    assert f"{ENV}: {len(world.events())} events, chain and evidence verified" in (
+        capsys.readouterr().out
+    )

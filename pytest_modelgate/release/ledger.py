@@ -10,6 +10,7 @@ serialises the writers of one chain.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -87,20 +88,26 @@ def chain_id(model: str, env: str) -> str:
     return lease_key(model, env)
 
 
+# an experiment's id never changes: look it up once per client
+_EXPERIMENTS: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+
 def experiment_id(client: Any, create: bool = False) -> str | None:
     from mlflow.exceptions import MlflowException
 
+    if client in _EXPERIMENTS:
+        return _EXPERIMENTS[client]
     found = client.get_experiment_by_name(EXPERIMENT)
     if found is not None:
-        return str(found.experiment_id)
-    if not create:
-        return None
-    try:
-        return str(client.create_experiment(EXPERIMENT, tags={TAG: "events"}))
-    except MlflowException as exc:  # another promoter created it first
-        if exc.error_code != "RESOURCE_ALREADY_EXISTS":
-            raise
-        return str(client.get_experiment_by_name(EXPERIMENT).experiment_id)
+        _EXPERIMENTS[client] = str(found.experiment_id)
+    elif create:
+        try:
+            _EXPERIMENTS[client] = str(client.create_experiment(EXPERIMENT, tags={TAG: "events"}))
+        except MlflowException as exc:  # another promoter created it first
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+            _EXPERIMENTS[client] = str(client.get_experiment_by_name(EXPERIMENT).experiment_id)
+    return _EXPERIMENTS.get(client)
 
 
 def _search(client: Any, model: str, env: str, extra: str = "", **kwargs: Any) -> Any:

@@ -227,7 +227,8 @@ class Promotion:
         files: re-running a completed promotion changes nothing."""
         request, client = self.request, self.client
         evidence = None
-        if alias_version(client, request.name, request.env) == request.version:
+        pinned = alias_version(client, request.name, request.env)
+        if pinned == request.version:
             try:
                 evidence = verify_evidence(client, request.name, request.version, request.env)
             except EvidenceError:
@@ -237,7 +238,7 @@ class Promotion:
             or evidence.model_digest != request.model_digest
             or not request.model_digest
         ):
-            compare_alias(client, request)
+            check_unmoved(request, pinned)
             return None
         fields = evidence.fields
         return PromotionResult(
@@ -522,7 +523,10 @@ def staging_problem(client: Any, name: str, version: int) -> str | None:
 
 def compare_alias(client: Any, request: PromotionRequest) -> None:
     """The alias still pins what it pinned when the gate run began."""
-    current = alias_version(client, request.name, request.env)
+    check_unmoved(request, alias_version(client, request.name, request.env))
+
+
+def check_unmoved(request: PromotionRequest, current: int | None) -> None:
     if current != request.expected:
         raise PromotionError(
             f"alias {request.env!r} of {request.name} moved since the run began "
