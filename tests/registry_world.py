@@ -154,7 +154,8 @@ def registry_world(root: Path, versions: int = 4, standby: bool = False) -> Iter
         finally:
             # throwaway servers: no need to wait for their workers to drain
             world.server.kill()
-            if world.standby is not None:
+            if world.standby is not None:  # stop it even while it is still starting
+                world.standby.server.kill()
                 world.standby.thread.join(timeout=120)
                 world.standby.server.kill()
 
