@@ -64,7 +64,40 @@ class EvidenceError(ModelgateError):
 
 
 class PromotionError(ModelgateError):
-    """A promotion or rollback was refused or failed; the registry is as it was."""
+    """A promotion or rollback was refused or failed; the message says what state the registry
+    is in. ``changed`` is true when the registry is not as it was (the alias may have moved,
+    or an undo could not finish): the message then says what is left for recovery."""
+
+    def __init__(self, message: str, *, changed: bool = False) -> None:
+        self.changed = changed
+        super().__init__(message)
+
+
+class LeaseHeldError(PromotionError):
+    """Another promoter holds the move of this model's environment."""
+
+    def __init__(self, model: str, env: str, holder: str, since: str, expires: str, what: str):
+        self.model, self.env, self.holder, self.since, self.expires = (
+            model,
+            env,
+            holder,
+            since,
+            expires,
+        )
+        super().__init__(
+            f"the move of {model} {env} is held by {holder} since {since} ({what}); "
+            f"nothing was changed: try again once it is done (its lease expires at {expires} "
+            "unless it is renewed)"
+        )
+
+
+class LeaseLostError(PromotionError):
+    """The lease expired or was taken over while a move was under way: stop writing."""
+
+
+class LedgerError(ModelgateError):
+    """The promotion ledger does not hold: a missing, rewritten or unchained event, or an
+    event whose evidence no longer checks out. The message names the first such event."""
 
 
 class MissingExtraError(ModelgateError):

@@ -7,7 +7,11 @@ It is what every check sees (it implements ``GateContext``) and what the report 
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import shutil
+import tempfile
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +71,7 @@ class GateRun:
         self._candidate: ModelHandle | None = None
         self._champion: Any = _UNSET
         self._data: dict[Suite, Dataset] = {}
+        self._tmp: Path | None = None
 
     # -- what checks and fixtures ask for (GateContext) ------------------------------------
 
@@ -77,20 +82,30 @@ class GateRun:
 
             # a dead tracking server should fail in seconds, not after minutes of retries
             os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
-            os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
             self._registry = Registry(self.settings.tracking_uri)
         return self._registry
 
     @property
     def candidate(self) -> ModelHandle:
         if self._candidate is None:
+            from pytest_modelgate.candidate.digest import directory_digest
             from pytest_modelgate.candidate.predictions import ModelHandle
 
             s = self.settings
             assert s.model_name is not None
             ref = self.registry.resolve(s.model_name, s.model_version, s.model_alias)
-            self._candidate = ModelHandle(ref, self.registry, "candidate")
+            # every gate reads the files downloaded here, and the report records their digest:
+            # the evidence a promotion writes is bound to exactly these bytes
+            local = self.registry.download(ref, self._workdir() / "candidate")
+            ref = dataclasses.replace(ref, digest=directory_digest(local))
+            self._candidate = ModelHandle(ref, self.registry, "candidate", local)
         return self._candidate
+
+    def _workdir(self) -> Path:
+        if self._tmp is None:
+            self._tmp = Path(tempfile.mkdtemp(prefix="modelgate-run-"))
+            weakref.finalize(self, shutil.rmtree, self._tmp, ignore_errors=True)
+        return self._tmp
 
     @property
     def loaded_candidate(self) -> ModelHandle | None:

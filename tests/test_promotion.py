@@ -10,7 +10,8 @@ import pytest
 
 from pytest_modelgate.errors import PromotionError
 from pytest_modelgate.plugin.promotion import NOT_PROMOTED
-from pytest_modelgate.release.evidence import read_history, tag, verify_evidence
+from pytest_modelgate.release import ledger
+from pytest_modelgate.release.evidence import tag, verify_evidence
 from pytest_modelgate.release.promotion import PromotionRequest, alias_version, promote
 
 from .conftest import ScratchRegistry, copy_column_model
@@ -224,7 +225,7 @@ def test_a_passing_run_promotes_to_staging_then_production_with_evidence(
     evidence = verify_evidence(client, "m", version, "production")
     assert evidence.fields["plugin_version"]
     assert evidence.fields["bento"].startswith("modelgate-m:v1-")
-    assert [e["version"] for e in read_history(client, "m", "production")] == [version]
+    assert [e.version for e in ledger.events(client, "m", "production")] == [version]
 
 
 @pytest.mark.slow

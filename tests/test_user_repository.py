@@ -142,7 +142,10 @@ def user(tmp_path_factory: pytest.TempPathFactory) -> UserRepo:
     tmp = tmp_path_factory.mktemp("user")
     wheel = build_wheel(tmp / "dist")
     venv_dir = fresh_venv(tmp / "venv")
-    installed = pip(venv_dir, "install", "--no-deps", "--no-index", str(wheel))
+    # --ignore-installed: the reused environment may hold a pytest-modelgate of its own
+    installed = pip(
+        venv_dir, "install", "--no-deps", "--no-index", "--ignore-installed", str(wheel)
+    )
     assert installed.returncode == 0, installed.stdout + installed.stderr
     root = tmp / "repo"
     root.mkdir()

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 from pytest_modelgate.errors import PredictionError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import numpy as np
 
     from pytest_modelgate.candidate.datasets import Dataset
@@ -21,10 +23,13 @@ if TYPE_CHECKING:
 class ModelHandle:
     """One exact version: its registry description now, the loaded model on first use."""
 
-    def __init__(self, ref: ModelRef, registry: Registry, role: str) -> None:
+    def __init__(
+        self, ref: ModelRef, registry: Registry, role: str, local: Path | None = None
+    ) -> None:
         self.ref = ref
         self.role = role  # "candidate" or "champion"
         self._registry = registry
+        self._local = local  # the downloaded copy whose digest the report records
         self._model: Any = None
         self._pyfunc: Any = None
         self._predictions: dict[str, Predictions] = {}
@@ -32,14 +37,14 @@ class ModelHandle:
     @property
     def model(self) -> Any:
         if self._model is None:
-            self._model = self._registry.load(self.ref)
+            self._model = self._registry.load(self.ref, self._local)
         return self._model
 
     @property
     def pyfunc(self) -> Any:
         """The MLflow pyfunc of this version (signature enforced), loaded on first use."""
         if self._pyfunc is None:
-            self._pyfunc = self._registry.load_pyfunc(self.ref)
+            self._pyfunc = self._registry.load_pyfunc(self.ref, self._local)
         return self._pyfunc
 
     @property

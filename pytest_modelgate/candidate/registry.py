@@ -7,6 +7,7 @@ signature without loading it, and loads it when asked. mlflow is imported here o
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,8 @@ class ModelRef:
     signature_inputs: tuple[tuple[str, str], ...] | None
     signature_outputs: str | None
     tags: dict[str, str] = field(default_factory=dict)
+    # sha256 of the version's files as the gate run downloaded them (candidate.digest)
+    digest: str | None = None
 
     @property
     def uri(self) -> str:
@@ -55,13 +58,45 @@ class ModelRef:
             "source": self.source,
             "aliases": list(self.aliases),
             "flavors": list(self.flavors),
+            **({"digest": self.digest} if self.digest else {}),
         }
+
+
+# the registered models that hold promotion leases (release.lease): not models of anyone's
+LEASE_PREFIX = "modelgate.lease."
+
+# MLflow's own HTTP client retries connection errors, timeouts and 408/429/5xx answers with
+# exponential backoff; its defaults (7 retries, 120 s timeout) make a dead server fail only
+# after minutes. These bound one call to about 20 s x 4 + 12 s of backoff; a user's own
+# settings of the same variables win.
+HTTP_RETRIES = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "2",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
+}
+
+
+def configure_retries() -> None:
+    for name, value in HTTP_RETRIES.items():
+        os.environ.setdefault(name, value)
+
+
+def longest_call_s() -> float:
+    """An upper bound of how long one registry call can take with the retries in force: the
+    lease protocol waits this long before it treats a silent holder's writes as over."""
+    configure_retries()
+    retries = int(os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"])
+    timeout = float(os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"])
+    factor = float(os.environ["MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"])
+    backoff = sum(min(120.0, factor * (1 << (n - 1))) + 1.0 for n in range(2, retries + 1))
+    return timeout * (retries + 1) + backoff
 
 
 class Registry:
     def __init__(self, tracking_uri: str) -> None:
         self.tracking_uri = tracking_uri
         self._client: MlflowClient | None = None
+        configure_retries()
 
     @property
     def client(self) -> MlflowClient:
@@ -104,25 +139,36 @@ class Registry:
             mv = self._by_alias(name, alias)
             return None if mv is None else self._describe(mv)
 
-    def load(self, ref: ModelRef) -> Any:
-        """Load the model once: the native sklearn object when it has that flavour, else pyfunc."""
+    def download(self, ref: ModelRef, destination: Path) -> Path:
+        """The version's MLflow model directory, downloaded through the registry."""
+        from pytest_modelgate.candidate.digest import download_model
+
+        with self.translate(ref.describe()), quiet_logger("mlflow"):
+            _ = self.client  # sets the global URIs that models:/ resolves through
+            return download_model(ref.name, ref.version, destination, self.tracking_uri)
+
+    def load(self, ref: ModelRef, local: Path | None = None) -> Any:
+        """Load the model once: the native sklearn object when it has that flavour, else pyfunc.
+        ``local`` is a copy already downloaded (the files the gate run digested)."""
+        uri = str(local) if local is not None else ref.uri
         with self.translate(ref.describe()), quiet_logger("mlflow"):
             _ = self.client  # sets the global URIs that models:/ resolves through
             if "sklearn" in ref.flavors:
                 import mlflow.sklearn
 
-                return mlflow.sklearn.load_model(ref.uri)
+                return mlflow.sklearn.load_model(uri)
             import mlflow.pyfunc
 
-            return mlflow.pyfunc.load_model(ref.uri)
+            return mlflow.pyfunc.load_model(uri)
 
-    def load_pyfunc(self, ref: ModelRef) -> Any:
+    def load_pyfunc(self, ref: ModelRef, local: Path | None = None) -> Any:
         """The generic MLflow pyfunc (it enforces the signature): how a server loads the model."""
+        uri = str(local) if local is not None else ref.uri
         with self.translate(ref.describe()), quiet_logger("mlflow"):
             _ = self.client
             import mlflow.pyfunc
 
-            return mlflow.pyfunc.load_model(ref.uri)
+            return mlflow.pyfunc.load_model(uri)
 
     def log_artifact(self, ref: ModelRef, path: Path, artifact_path: str) -> str:
         """Attach a file to the run that produced ``ref``; returns its runs:/ URI."""
@@ -161,7 +207,11 @@ class Registry:
     def _suggest(self, name: str) -> str:
         import difflib
 
-        names = [m.name for m in self.client.search_registered_models(max_results=1000)]
+        names = [
+            m.name
+            for m in self.client.search_registered_models(max_results=1000)
+            if not m.name.startswith(LEASE_PREFIX)
+        ]
         close = difflib.get_close_matches(name, names, n=3)
         if close:
             return f"; did you mean {', '.join(repr(c) for c in close)}?"
@@ -238,11 +288,50 @@ class Registry:
             from mlflow.exceptions import MlflowException
 
             if isinstance(exc, MlflowException | OSError) or _is_connection_error(exc):
-                first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
                 raise RegistryError(
-                    f"registry {self.redacted_uri} could not answer for {what}: {first_line}"
+                    f"registry {self.redacted_uri} could not answer for {what}: {failure(exc)}"
                 ) from None
             raise
+
+
+# what an unreachable or failing server looks like in the text of MLflow's exceptions
+_FAILURES = (
+    ("Connection refused", "connection refused"),
+    ("Name or service not known", "unknown host"),
+    ("timed out", "timed out"),
+    ("timeout", "timed out"),
+    ("RemoteDisconnected", "the server closed the connection"),
+    ("Connection aborted", "the server closed the connection"),
+    ("Connection reset", "the server closed the connection"),
+    ("too many 5", "the server kept answering with errors"),
+    ("too many 429", "the server kept refusing (rate limited)"),
+)
+
+
+def failure(exc: BaseException) -> str:
+    """One short line saying why a registry call failed (never a traceback or a pool dump)."""
+    text = str(exc).strip()
+    for needle, said in _FAILURES:
+        if needle in text:
+            return f"{said} (after retries)" if "Max retries" in text else said
+    first = text.splitlines()[0] if text else repr(exc)
+    return first if len(first) <= 300 else first[:300] + "..."
+
+
+TRANSIENT_CODES = frozenset({"INTERNAL_ERROR", "TEMPORARILY_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED"})
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A failure that may pass if tried again (the server unreachable, slow, restarting or
+    erroring), as opposed to a refusal that will answer the same (no such model, bad value)."""
+    from mlflow.exceptions import MlflowException
+
+    if _is_connection_error(exc) or isinstance(exc, ConnectionError | TimeoutError):
+        return True
+    if isinstance(exc, MlflowException):
+        text = str(exc)
+        return exc.error_code in TRANSIENT_CODES or "database is locked" in text
+    return False
 
 
 def _is_connection_error(exc: BaseException) -> bool:

@@ -4,14 +4,69 @@ when no shared tracking server is configured, and the end-to-end tests."""
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pytest_modelgate.processes import LOOPBACK, free_port, start, stop, wait_ready
+from pytest_modelgate.processes import LOOPBACK, free_port, kill_group, start, stop, wait_ready
 
 STARTUP_SECONDS = 90
+
+
+class MlflowServer:
+    """One ``mlflow server`` process group; it can be stopped and started again on the same
+    port and stores (a server restart, as the promotion fault tests do)."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        backend_store_uri: str | None = None,
+        workers: int = 1,
+        port: int | None = None,
+    ) -> None:
+        self.root = root
+        self.port = port or free_port()
+        self.backend_store_uri = backend_store_uri or f"sqlite:///{root / 'server.db'}"
+        self.workers = workers
+        self.log = root / f"mlflow-server-{self.port}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def start(self) -> str:
+        command = [
+            sys.executable, "-m", "mlflow", "server", "--host", LOOPBACK, "--port",
+            str(self.port), "--workers", str(self.workers),
+            "--backend-store-uri", self.backend_store_uri,
+            "--artifacts-destination", str(self.root / "server-artifacts"),
+        ]  # fmt: skip
+        # no job runner: nothing here submits server-side jobs, and it slows start-up on 2 cores
+        env = dict(os.environ, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
+        self.process = start(command, self.log, env=env)
+        try:
+            wait_ready(
+                f"{self.uri}/health", self.process, self.log, STARTUP_SECONDS, "mlflow server"
+            )
+        except BaseException:
+            self.stop()
+            raise
+        return self.uri
+
+    def kill(self) -> None:
+        """SIGKILL the whole group at once: a server that dies mid-request."""
+        if self.process is not None:
+            kill_group(self.process)
+            self.process = None
+
+    def stop(self, grace_s: float = 15) -> None:
+        if self.process is not None:
+            stop(self.process, grace_s=grace_s)
+            self.process = None
 
 
 @contextmanager
@@ -20,20 +75,8 @@ def mlflow_server(
 ) -> Iterator[str]:
     """Yield the server's URI; stop its whole process group whatever happens. The backend
     store is a sqlite file under ``root`` unless one is given (a PostgreSQL URI, say)."""
-    port = free_port()
-    log = root / "mlflow-server.log"
-    command = [
-        sys.executable, "-m", "mlflow", "server", "--host", LOOPBACK, "--port", str(port),
-        "--workers", str(workers),
-        "--backend-store-uri", backend_store_uri or f"sqlite:///{root / 'server.db'}",
-        "--artifacts-destination", str(root / "server-artifacts"),
-    ]  # fmt: skip
-    # no job runner: nothing here submits server-side jobs, and it slows start-up on 2 cores
-    env = dict(os.environ, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
-    process = start(command, log, env=env)
-    uri = f"http://{LOOPBACK}:{port}"
+    server = MlflowServer(root, backend_store_uri=backend_store_uri, workers=workers)
     try:
-        wait_ready(f"{uri}/health", process, log, STARTUP_SECONDS, "mlflow server")
-        yield uri
+        yield server.start()
     finally:
-        stop(process, grace_s=15)
+        server.stop()

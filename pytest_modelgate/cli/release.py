@@ -1,8 +1,11 @@
-"""The release commands of ``modelgate``: status, promote, rollback and serve.
+"""The release commands of ``modelgate``: status, promote, rollback, history, verify, recover
+and serve.
 
 ``promote`` takes the JSON report of a gate run that already passed (in CI, say) and follows the
-same fail-closed path as ``pytest --promote``; ``serve`` is a thin wrapper over ``bentoml
-serve`` of the bento the environment's alias pins.
+same fail-closed path as ``pytest --promote``; ``history`` and ``verify`` read the ledger;
+``recover`` finishes or undoes a move its promoter left unfinished; ``serve`` is a thin wrapper
+over ``bentoml serve`` of the bento the environment's alias pins. A registry that cannot answer
+is one line on stderr and a non-zero exit, never a traceback.
 """
 
 from __future__ import annotations
@@ -11,16 +14,12 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from pytest_modelgate.errors import ConfigError, EvidenceError, ModelgateError, PromotionError
-from pytest_modelgate.release.evidence import (
-    ENVIRONMENTS,
-    read_evidence,
-    read_history,
-    verify_evidence,
-)
+from pytest_modelgate.release.evidence import ENVIRONMENTS, read_evidence, verify_evidence
 
 HISTORY_SHOWN = 10
 
@@ -28,8 +27,7 @@ HISTORY_SHOWN = 10
 def add_commands(sub: Any) -> None:
     status = sub.add_parser("status", help="what each environment's alias pins, and its history")
     status.add_argument("models", nargs="*", help="registered models (default: all)")
-    _common(status)
-    status.set_defaults(func=cmd_status)
+    _common(status, cmd_status)
 
     promote = sub.add_parser("promote", help="promote a version whose gate report passed")
     promote.add_argument("name")
@@ -44,35 +42,68 @@ def add_commands(sub: Any) -> None:
         help="your own bentofile (default <root>/bentofile.yaml when it exists, else the "
         "package's own)",
     )
-    _common(promote)
-    promote.set_defaults(func=cmd_promote)
+    _common(promote, cmd_promote)
 
     rollback = sub.add_parser("rollback", help="move ENV's alias back to its previous version")
     rollback.add_argument("env", choices=ENVIRONMENTS)
     rollback.add_argument("--model-name", default=None, help="needed when several models")
-    rollback.add_argument("--reason", default=None, help="recorded in the alias history")
-    _common(rollback)
-    rollback.set_defaults(func=cmd_rollback)
+    rollback.add_argument("--reason", default=None, help="recorded in the ledger")
+    _common(rollback, cmd_rollback)
+
+    history = sub.add_parser("history", help="every ledger event of a model, oldest first")
+    history.add_argument("name")
+    history.add_argument("--env", choices=ENVIRONMENTS, default=None, help="default: both")
+    history.add_argument("--page-size", type=int, default=500, help=argparse.SUPPRESS)
+    _common(history, cmd_history)
+
+    verify = sub.add_parser(
+        "verify", help="check a model's ledger chain and every event's evidence"
+    )
+    verify.add_argument("name")
+    verify.add_argument("--env", choices=ENVIRONMENTS, default=None, help="default: both")
+    _common(verify, cmd_verify)
+
+    recover = sub.add_parser("recover", help="finish or undo a move its promoter left unfinished")
+    recover.add_argument("name")
+    recover.add_argument("env", nargs="?", choices=ENVIRONMENTS, default=None)
+    _common(recover, cmd_recover)
 
     serve = sub.add_parser("serve", help="bentoml serve the bento ENV's alias pins")
     serve.add_argument("env", choices=ENVIRONMENTS)
     serve.add_argument("--model-name", default=None, help="needed when several models")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=3000)
-    _common(serve)
-    serve.set_defaults(func=cmd_serve)
+    _common(serve, cmd_serve)
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def _common(parser: argparse.ArgumentParser, command: Callable[[argparse.Namespace], int]) -> None:
     parser.add_argument("--tracking-uri", default=None)
     parser.add_argument("--root", default=".", help="project root for the embedded registry")
+    parser.set_defaults(func=_guarded(command))
+
+
+def _uri(args: argparse.Namespace) -> str:
+    from pytest_modelgate.settings import default_tracking_uri
+
+    return str(args.tracking_uri or default_tracking_uri(Path(args.root)))
+
+
+def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Run a command with registry failures turned into one RegistryError line."""
+
+    def run(args: argparse.Namespace) -> int:
+        from pytest_modelgate.candidate.registry import Registry
+
+        with Registry(_uri(args)).translate(f"modelgate {args.command}"):
+            return command(args)
+
+    return run
 
 
 def _client(args: argparse.Namespace) -> tuple[Any, str]:
     from pytest_modelgate.candidate.registry import Registry
-    from pytest_modelgate.settings import default_tracking_uri
 
-    uri = args.tracking_uri or default_tracking_uri(Path(args.root))
+    uri = _uri(args)
     return Registry(uri).client, uri
 
 
@@ -86,12 +117,18 @@ def _fail(message: str) -> int:
     return 1
 
 
+def _models(client: Any) -> list[str]:
+    from pytest_modelgate.release.lease import is_internal
+
+    return sorted(m.name for m in client.search_registered_models() if not is_internal(m.name))
+
+
 # -- status ----------------------------------------------------------------------------------
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     client, uri = _client(args)
-    names = args.models or sorted(m.name for m in client.search_registered_models())
+    names = args.models or _models(client)
     print(f"registry {uri}")
     for name in names:
         print(f"\n{name}")
@@ -101,42 +138,116 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def since(events: list[Any], pinned: int) -> str:
+    """When the alias came to pin ``pinned``: the ledger's last move, if it put it there."""
+    moved = [e for e in events if e.moved and not e.deleted]
+    if moved and moved[-1].version == pinned:
+        return str(moved[-1].at)
+    if moved:
+        return f"unknown (set outside modelgate: the ledger's last move put v{moved[-1].version})"
+    return "unknown (the ledger records no move to it)"
+
+
 def status_lines(client: Any, name: str, env: str) -> list[str]:
+    from pytest_modelgate.release import ledger
+    from pytest_modelgate.release.lease import latest
     from pytest_modelgate.release.promotion import alias_version
 
     pinned = alias_version(client, name, env)
-    history = read_history(client, name, env)
-    if pinned is None:
-        return [f"{env}: not set"]
-    since = next((e["at"] for e in reversed(history) if e.get("version") == pinned), "unknown")
-    evidence = read_evidence(client.get_model_version(name, str(pinned)), env)
-    try:
-        verify_evidence(client, name, pinned, env)
-        check = "evidence verified"
-    except EvidenceError as exc:
-        check = f"NO VALID EVIDENCE: {exc}"
-    fields = evidence.fields
-    lines = [
-        f"{env}: v{pinned} since {since}; {check}",
-        f"  report sha256 {fields.get('report_sha256', '-')} gated at {fields.get('gated_at', '-')}",
-        f"  bento {fields.get('bento', '-')}; commit {fields.get('code_commit') or '-'}; "
-        f"by {fields.get('promoted_by', '-')}"
-        + (f"; override: {fields['override_reason']}" if fields.get("override_reason") else ""),
-    ]
-    for event in history[-HISTORY_SHOWN:]:
-        previous = event.get("previous")
+    events = list(ledger.events(client, name, env))
+    lines = [] if pinned is not None else [f"{env}: not set"]
+    if pinned is not None:
+        evidence = read_evidence(client.get_model_version(name, str(pinned)), env)
+        try:
+            verify_evidence(client, name, pinned, env)
+            check = "evidence verified"
+        except EvidenceError as exc:
+            check = f"NO VALID EVIDENCE: {exc}"
+        fields = evidence.fields
+        lines += [
+            f"{env}: v{pinned} since {since(events, pinned)}; {check}",
+            f"  report sha256 {fields.get('report_sha256', '-')} gated at "
+            f"{fields.get('gated_at', '-')}; model digest {fields.get('model_digest', '-')[:16]}",
+            f"  bento {fields.get('bento', '-')}; commit {fields.get('code_commit') or '-'}; "
+            f"by {fields.get('promoted_by', '-')}"
+            + (f"; override: {fields['override_reason']}" if fields.get("override_reason") else ""),
+        ]
+    newest = latest(client, name, env)
+    if newest is not None and not newest.settled:
         lines.append(
-            f"  {event.get('at')} {event.get('action')} v{event.get('version')} "
-            f"(was {'v' + str(previous) if previous else 'nothing'}) by {event.get('by')}"
-            + (f": {event['reason']}" if event.get("reason") else "")
+            f"  move {newest.generation} ({newest.describe()}) by {newest.holder} since "
+            f"{newest.since} is not settled: `modelgate recover {name} {env}` settles it once "
+            "it is over"
         )
+    lines += [f"  {event.line()}" for event in events[-HISTORY_SHOWN:]]
     return lines
+
+
+# -- the ledger ------------------------------------------------------------------------------
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from pytest_modelgate.release import ledger
+
+    client, _ = _client(args)
+    envs = (args.env,) if args.env else ENVIRONMENTS
+    found = [e for env in envs for e in ledger.events(client, args.name, env, args.page_size)]
+    found.sort(key=lambda e: (e.at, e.get("env"), e.seq))
+    for event in found:
+        print(event.line())
+        details = [
+            f"{label} {event.get(key)}"
+            for label, key in (
+                ("data", "data_sha256"),
+                ("commit", "code_commit"),
+                ("ci", "ci_run"),
+                ("approval", "approval"),
+                ("bento", "bento"),
+                ("report", "report_artifact"),
+            )
+            if event.get(key)
+        ]
+        if details:
+            print("    " + "; ".join(details))
+    print(f"{len(found)} events of {args.name}" + (f" {args.env}" if args.env else ""))
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from pytest_modelgate.release.audit import verify
+
+    client, uri = _client(args)
+    envs = (args.env,) if args.env else ENVIRONMENTS
+    lines, problem = verify(client, args.name, uri, envs)
+    for line in lines:
+        print(line)
+    if problem is not None:
+        return _fail(f"the ledger of {args.name} does not hold: {problem}")
+    print(f"the ledger of {args.name} holds")
+    return 0
+
+
+def cmd_recover(args: argparse.Namespace) -> int:
+    from pytest_modelgate.release.recovery import recover
+
+    client, _ = _client(args)
+    envs = (args.env,) if args.env else ENVIRONMENTS
+    for env in envs:
+        try:
+            lines = recover(client, args.name, env)
+        except PromotionError as exc:
+            return _fail(f"cannot recover {args.name} {env}: {exc}")
+        for line in lines:
+            print(line)
+    return 0
 
 
 # -- promote and rollback --------------------------------------------------------------------
 
 
 def cmd_promote(args: argparse.Namespace) -> int:
+    from pytest_modelgate.candidate.registry import Registry
+    from pytest_modelgate.errors import RegistryError
     from pytest_modelgate.extras import require
     from pytest_modelgate.release.promotion import (
         PromotionRequest,
@@ -145,20 +256,27 @@ def cmd_promote(args: argparse.Namespace) -> int:
     )
 
     require("modelgate promote (it builds the version's bento)", "bentoml")
-    client, uri = _client(args)
     try:
         report = json.loads(args.report.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         return _fail(f"cannot read gate report {args.report}: {exc}")
+    uri = _uri(args)
+    registry = Registry(uri)
     try:
-        run_id = client.get_model_version(args.name, str(args.version)).run_id
+        with registry.translate(f"{args.name} v{args.version}"):
+            client = registry.client
+            run_id = client.get_model_version(args.name, str(args.version)).run_id
+            expected = alias_version(client, args.name, args.env)
+    except RegistryError as exc:
+        return _fail(f"NOT promoted to {args.env}: {exc}; nothing was changed")
+    try:
         request = PromotionRequest(
             name=args.name,
             version=args.version,
             run_id=run_id or "",
             env=args.env,
             report=report,
-            expected=alias_version(client, args.name, args.env),
+            expected=expected,
             bentofile=args.bentofile or _default_bentofile(Path(args.root)),
             tracking_uri=uri,
             reason=args.reason,
@@ -190,7 +308,13 @@ def _model_for(client: Any, env: str, name: str | None) -> str:
     """The named model, else the only one whose ``env`` alias is set."""
     if name:
         return name
-    names = [m.name for m in client.search_registered_models() if env in (m.aliases or {})]
+    from pytest_modelgate.release.lease import is_internal
+
+    names = [
+        m.name
+        for m in client.search_registered_models()
+        if env in (m.aliases or {}) and not is_internal(m.name)
+    ]
     if len(names) != 1:
         found = ", ".join(names) or "none"
         raise ConfigError(f"pick a model with --model-name (models with {env!r} set: {found})")

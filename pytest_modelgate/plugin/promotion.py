@@ -87,7 +87,7 @@ class PromotionSession:
 
     def promote(self) -> bool:
         """Promote if the run allows it; record the lines that say what happened."""
-        from pytest_modelgate.errors import PromotionError
+        from pytest_modelgate.errors import ModelgateError
         from pytest_modelgate.release.promotion import done_lines, promote
 
         request = self.request()
@@ -97,19 +97,20 @@ class PromotionSession:
             config=self.config, request=request
         )
         reasons = [str(v) for v in vetoes if v]
-        error = None
+        error, changed = None, False
         if reasons:
             error = "vetoed: " + "; ".join(reasons)
+            error += self.record(error)
         else:
             try:
                 self.result = promote(self.run.registry.client, request)
-            except PromotionError as exc:
-                error = str(exc)
+            except ModelgateError as exc:  # recorded in the ledger by promote itself
+                error, changed = str(exc), bool(getattr(exc, "changed", False))
         self.config.hook.pytest_modelgate_promotion(
             config=self.config, request=request, result=self.result, error=error
         )
         if self.result is None:
-            self.refuse(error or "unknown failure")
+            self.refuse(error or "unknown failure", changed=changed)
             return False
         self.lines += done_lines(self.result)
         return True
@@ -123,7 +124,9 @@ class PromotionSession:
             self.refuse("the run ended before the gates could decide")
             return None
         if not report.get("promotable"):
-            self.refuse("not every required gate ran and passed:", report["blocking_reasons"])
+            why = "not every required gate ran and passed:"
+            note = self.record(f"{why} {'; '.join(report['blocking_reasons'])}")
+            self.refuse(why + note, report["blocking_reasons"])
             return None
         ref = run.candidate.ref
         if not ref.run_id:
@@ -142,7 +145,15 @@ class PromotionSession:
             code_root=self.settings.rootpath,
         )
 
-    def refuse(self, why: str, details: list[str] | None = None) -> None:
+    def record(self, reason: str) -> str:
+        """Put the refusal in the ledger; '' when recorded, else a note saying why not."""
+        from pytest_modelgate.release.promotion import record_refusal
+
+        ref = self.run.candidate.ref
+        return record_refusal(self.run.registry.client, ref.name, self.env, ref.version, reason)
+
+    def refuse(self, why: str, details: list[str] | None = None, changed: bool = False) -> None:
         self.lines.append(f"{NOT_PROMOTED.format(env=self.env)}: {why}")
         self.lines += [f"  - {d}" for d in details or ()]
-        self.lines.append(f"alias {self.env!r} was left as it was")
+        if not changed:  # otherwise the message says what state the move left
+            self.lines.append(f"alias {self.env!r} was left as it was")

@@ -32,6 +32,8 @@ LABEL_NAME = "registry-name"
 LABEL_VERSION = "registry-version"
 LABEL_RUN = "registry-run"
 META_DRIFT = "drift_reference"  # JSON of the reference profile (pytest_modelgate.stats.drift)
+META_DIGEST = "model_digest"  # the digest of the model's files as gated (candidate.digest)
+MLFLOW_DIR = "mlflow_model"  # where bentoml.mlflow keeps the MLflow model inside a store model
 
 
 @dataclass(frozen=True)
@@ -79,21 +81,24 @@ def build_bento(
     bentofile: Path | None,
     input_schema: str | None = None,
     drift_reference: dict[str, Any] | None = None,
+    model_digest: str | None = None,
 ) -> str:
     """Import the model and build its bento in a child process; return the bento tag.
     ``bentofile`` is the user's own (honoured), or None for the package's generated one;
     ``input_schema`` (an import path) is the pandera schema the service validates rows with;
-    ``drift_reference`` the feature profile its drift is measured against."""
+    ``drift_reference`` the feature profile its drift is measured against; ``model_digest``
+    the digest of the model's files as gated, which the imported copy must match (without one,
+    outside a gate run, the bento records the digest of the files it imported)."""
     if bentofile is not None and not bentofile.is_file():
         raise BentoError(
             f"no bentofile at {bentofile} (--bentofile, or leave it out to use the package's own)"
         )
     with tempfile.TemporaryDirectory(prefix="modelgate-bento-") as tmp:
-        extra = []
+        extra = ["--model-digest", model_digest] if model_digest else []
         if drift_reference is not None:
             path = Path(tmp) / "drift-reference.json"
             path.write_text(json.dumps(drift_reference), encoding="utf-8")
-            extra = ["--drift-reference", str(path)]
+            extra += ["--drift-reference", str(path)]
         return _build(target, tracking_uri, bentofile, input_schema, extra)
 
 
@@ -153,11 +158,17 @@ def suite_input_schema(suite_paths: Iterable[str | Path]) -> str | None:
 # -- the child process ----------------------------------------------------------------------
 
 
-def import_model(target: BentoTarget, drift_reference: Path | None = None) -> str:
-    """The exact registry version in the BentoML store; an existing import is reused only if
-    its labels name the same version and run."""
+def import_model(
+    target: BentoTarget, digest: str | None, drift_reference: Path | None = None
+) -> str:
+    """The exact registry version in the BentoML store, holding the files that were gated: an
+    existing import is reused only if its labels name the same version and run and its files
+    match ``digest``; a fresh download that does not match never enters the store. Without a
+    digest (a bento built outside a gate run) the import records the digest of its own files."""
     import bentoml
     from bentoml.exceptions import NotFound
+
+    from pytest_modelgate.candidate.digest import directory_digest, download_model
 
     try:
         existing = bentoml.models.get(target.model_tag)
@@ -169,13 +180,39 @@ def import_model(target: BentoTarget, drift_reference: Path | None = None) -> st
                 f"store model {target.model_tag} has labels {dict(existing.info.labels)}, "
                 f"expected {target.labels}"
             )
+        if digest:
+            check_digest(target, Path(existing.path) / MLFLOW_DIR, digest, "the store's copy")
         return target.model_tag
-    model_uri = f"models:/{target.name}/{target.version}"
-    metadata = {META_DRIFT: drift_reference.read_text(encoding="utf-8")} if drift_reference else {}
-    bentoml.mlflow.import_model(
-        target.model_tag, model_uri, labels=target.labels, metadata=metadata
-    )
+    uri = os.environ["MLFLOW_TRACKING_URI"]
+    with tempfile.TemporaryDirectory(prefix="modelgate-import-") as tmp:
+        local = download_model(target.name, target.version, Path(tmp), uri)
+        if digest:
+            check_digest(target, local, digest, "the registry's files now")
+        metadata = {META_DIGEST: digest or directory_digest(local)}
+        if drift_reference:
+            metadata[META_DRIFT] = drift_reference.read_text(encoding="utf-8")
+        bentoml.mlflow.import_model(
+            target.model_tag, str(local), labels=target.labels, metadata=metadata
+        )
+    stored = Path(bentoml.models.get(target.model_tag).path) / MLFLOW_DIR
+    try:  # what the service will load is the copy in the store
+        check_digest(target, stored, metadata[META_DIGEST], "the store's copy")
+    except BentoError:
+        bentoml.models.delete(target.model_tag)
+        raise
     return target.model_tag
+
+
+def check_digest(target: BentoTarget, directory: Path, digest: str, what: str) -> None:
+    from pytest_modelgate.candidate.digest import directory_digest
+
+    found = directory_digest(directory)
+    if found != digest:
+        raise BentoError(
+            f"the model files of {target.name} v{target.version} are not the ones gated: "
+            f"{what} have sha256 {found[:16]}, the gate run saw {digest[:16]}; the artifact "
+            "changed after gating: gate the version again"
+        )
 
 
 def bento_exists(tag: str) -> bool:
@@ -235,6 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--bentofile", type=Path, default=None)
     parser.add_argument("--input-schema", default=None)
     parser.add_argument("--drift-reference", type=Path, default=None)
+    parser.add_argument("--model-digest", default=None)
     args = parser.parse_args(argv)
     import mlflow
 
@@ -243,7 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     mlflow.set_registry_uri(uri)
     target = BentoTarget(args.name, args.version, args.run_id)
     try:
-        import_model(target, args.drift_reference)
+        import_model(target, args.model_digest, args.drift_reference)
         if not bento_exists(target.bento_tag):
             bentofile = args.bentofile.resolve() if args.bentofile else None
             run_bentoml_build(target, bentofile, args.input_schema)

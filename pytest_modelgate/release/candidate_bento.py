@@ -64,7 +64,9 @@ def build_candidate_bento(candidate: Candidate) -> str:
     schema = suite_input_schema(candidate.suites)
     reference = suite_reference(candidate.suites)
     target = BentoTarget(ref.name, ref.version, ref.run_id or "")
-    return build_bento(target, candidate.tracking_uri, candidate.bentofile, schema, reference)
+    return build_bento(
+        target, candidate.tracking_uri, candidate.bentofile, schema, reference, ref.digest
+    )
 
 
 @contextmanager

@@ -2,8 +2,10 @@
 
 Evidence lives on the model version, one set of tags per environment
 (``modelgate.<env>.<field>``), plus the gate report logged as an artifact of the version's run.
-The history of alias moves is a JSON list in a registered-model tag. The service, the CLI and
-promotion all read it through this module, which imports nothing heavy at module level.
+It names the gate report (sha256), the data, the code commit and the digest of the model's own
+files as gated (``model_digest``). The history of moves is the ledger (``release.ledger``). The
+service, the CLI and promotion all read evidence through this module, which imports nothing
+heavy at module level.
 """
 
 from __future__ import annotations
@@ -17,12 +19,12 @@ from pytest_modelgate.jsonio import sha256
 
 ENVIRONMENTS = ("staging", "production")
 PASSED = "passed"
-HISTORY_LIMIT = 50
 FIELDS = (
     "verdict",
     "report_sha256",
     "report_artifact",
     "data_sha256",
+    "model_digest",
     "code_commit",
     "plugin_version",
     "promoted_by",
@@ -40,10 +42,6 @@ def tag(env: str, field: str) -> str:
     return f"modelgate.{env}.{field}"
 
 
-def history_tag(env: str) -> str:
-    return f"modelgate.history.{env}"
-
-
 @dataclass(frozen=True)
 class Evidence:
     """What a version carries for one environment."""
@@ -56,6 +54,10 @@ class Evidence:
     @property
     def report_sha256(self) -> str:
         return self.fields.get("report_sha256", "")
+
+    @property
+    def model_digest(self) -> str:
+        return self.fields.get("model_digest", "")
 
     @property
     def gated_at(self) -> str:
@@ -99,6 +101,11 @@ def verify_evidence(client: Any, name: str, version: int, env: str) -> Evidence:
     return evidence
 
 
+def report_bytes(client: Any, run_id: str, artifact: str) -> bytes:
+    """The gate report logged to a run, as logged."""
+    return _download(client, run_id, artifact)
+
+
 def _download(client: Any, run_id: str, artifact: str) -> bytes:
     import os
     import tempfile
@@ -109,21 +116,11 @@ def _download(client: Any, run_id: str, artifact: str) -> bytes:
         try:
             local = client.download_artifacts(run_id, artifact, tmp)
         except Exception as exc:
+            from pytest_modelgate.candidate.registry import is_transient
+
+            if is_transient(exc):  # the registry did not answer: that says nothing of the report
+                raise
             raise EvidenceError(
                 f"gate report {artifact} of run {run_id} is unreadable: {exc}"
             ) from None
         return Path(local).read_bytes()
-
-
-def read_history(client: Any, name: str, env: str) -> list[dict[str, Any]]:
-    tags = dict(client.get_registered_model(name).tags or {})
-    try:
-        events = json.loads(tags.get(history_tag(env), "[]"))
-    except json.JSONDecodeError:
-        return []
-    return [e for e in events if isinstance(e, dict)]
-
-
-def append_history(client: Any, name: str, env: str, event: dict[str, Any]) -> None:
-    events = [*read_history(client, name, env), event][-HISTORY_LIMIT:]
-    client.set_registered_model_tag(name, history_tag(env), json.dumps(events))

@@ -1,38 +1,73 @@
 """Promote one gated version to an environment, or roll an environment back.
 
-A promotion is, in this order: check the gate report and (for production) the staging
-evidence; compare the alias with the version it pinned when the run began; build the bento;
-log the report and write the evidence tags; compare again and move the alias; record the move
-in the alias history. A failure at any step undoes the steps before it, so an alias never points
-at a version whose bento or evidence is missing. Registry aliases only, never stages.
+Every move of one model's environment runs under that environment's lease (``release.lease``)
+and is write-ahead:
+
+1. take the lease; the move's intent is recorded in the same write. Settle earlier moves their
+   holders left unfinished (``release.recovery``).
+2. check the gate report, production's staging evidence, and that the alias still pins what
+   the gate run began with. A promotion already in place is a no-op that says so.
+3. build the bento (the build checks the model's files against the digest the gates saw).
+4. record on the lease what an undo would restore, then log the report and tag the evidence.
+5. move the alias: the commit point.
+6. record the ledger event and settle the lease.
+
+A failure before 5 undoes 4; after 5 the move is finished (the event is retried, else left to
+the next holder to record). Refusals, failures, rollbacks and recoveries are ledger events too.
+Registry aliases only, never stages.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import getpass
 import json
 import os
-import socket
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from pytest_modelgate.errors import EvidenceError, PromotionError
+from pytest_modelgate.errors import BentoError, EvidenceError, LeaseLostError, PromotionError
 from pytest_modelgate.jsonio import canonical_bytes, sha256, utc_now
-from pytest_modelgate.release.evidence import (
-    ENVIRONMENTS,
-    PASSED,
-    append_history,
-    tag,
-    verify_evidence,
+from pytest_modelgate.release import ledger
+from pytest_modelgate.release.aliases import (
+    alias_version,
+    set_alias,
+    version_tags,
+    version_text,
 )
+from pytest_modelgate.release.evidence import ENVIRONMENTS, PASSED, tag, verify_evidence
+from pytest_modelgate.release.faults import fault_point
+from pytest_modelgate.release.lease import Lease, acquire
+from pytest_modelgate.release.provenance import (
+    ci_run,
+    code_commit,
+    data_hashes,
+    promoted_by,
+)
+from pytest_modelgate.release.recovery import evidence_fields, settle_backlog, undo_promotion
+from pytest_modelgate.release.retry import persist
 from pytest_modelgate.version import __version__
+
+__all__ = [
+    "PRODUCTION",
+    "STAGING",
+    "PromotionRequest",
+    "PromotionResult",
+    "alias_version",
+    "done_lines",
+    "promote",
+    "record_refusal",
+    "rollback",
+    "rollback_target",
+    "staging_problem",
+    "version_text",
+]
 
 STAGING, PRODUCTION = ENVIRONMENTS
 ARTIFACT_DIR = "modelgate"
+ENV_APPROVAL = "MODELGATE_APPROVAL"  # who approved, as the CI knows it (a reviewer, a ticket)
 
 
 @dataclass(frozen=True)
@@ -55,6 +90,15 @@ class PromotionRequest:
     def describe(self) -> str:
         return f"{self.name} v{self.version} to {self.env}"
 
+    @property
+    def report_sha256(self) -> str:
+        return sha256(canonical_bytes(self.report))
+
+    @property
+    def model_digest(self) -> str:
+        """The digest of the model's files as the gate run saw them ('' in an old report)."""
+        return str((self.report.get("model") or {}).get("digest") or "")
+
 
 @dataclass(frozen=True)
 class PromotionResult:
@@ -63,48 +107,380 @@ class PromotionResult:
     bento: str
     report_sha256: str
     report_artifact: str
+    noop: bool = False  # the version already held the environment with this evidence
+    recovered: tuple[str, ...] = ()  # earlier unfinished moves this one settled first
+    warnings: tuple[str, ...] = ()
+    event: int | None = None  # the ledger event's sequence number
 
 
 Build = Callable[[PromotionRequest], str]
 
 
-def alias_version(client: Any, name: str, alias: str) -> int | None:
-    aliases = client.get_registered_model(name).aliases or {}
-    value = aliases.get(alias)
-    return None if value is None else int(value)
+def why(exc: BaseException) -> str:
+    """One line for an error: ours as they are, a registry failure shortened."""
+    if isinstance(exc, PromotionError | EvidenceError):
+        return str(exc)
+    from pytest_modelgate.candidate.registry import failure
+
+    return failure(exc)
 
 
-def version_text(version: int | None) -> str:
-    return "nothing" if version is None else f"v{version}"
+def approval(request: PromotionRequest) -> str:
+    given = os.environ.get(ENV_APPROVAL, "").strip()
+    if request.env != PRODUCTION:
+        return given
+    reason = (request.reason or "").strip()
+    derived = (
+        f"override: {reason}"
+        if reason
+        else f"staging holds v{request.version} with verified evidence"
+    )
+    return f"{derived}; {given}" if given else derived
+
+
+def intent_of(request: PromotionRequest) -> dict[str, Any]:
+    return {
+        "action": "promote",
+        "version": request.version,
+        "previous": request.expected,
+        "report_sha256": request.report_sha256,
+        "model_digest": request.model_digest,
+        "approval": approval(request),
+        "by": promoted_by(),
+        "at": utc_now(),
+    }
 
 
 def promote(client: Any, request: PromotionRequest, build: Build | None = None) -> PromotionResult:
-    """Run every step or none; raise PromotionError saying which step refused or failed."""
-    check_report(request)
-    check_environment(client, request)
-    compare_alias(client, request)
-    if request.drift_reference is None:
-        from pytest_modelgate.release.drift_reference import suite_reference
-
-        reference = suite_reference(request.report.get("data") or {})
-        request = dataclasses.replace(request, drift_reference=reference)
+    """Run every step or none; raise PromotionError saying which step refused or failed and
+    what state the registry is in. Raises LeaseHeldError while another move holds the lease."""
+    if request.env not in ENVIRONMENTS:
+        raise PromotionError(f"unknown environment {request.env!r}: {', '.join(ENVIRONMENTS)}")
     try:
-        bento = (build or build_bento)(request)
+        lease = acquire(client, request.name, request.env, intent_of(request), promoted_by())
+    except PromotionError:
+        raise
     except Exception as exc:
-        raise PromotionError(f"bento build failed, nothing was changed: {exc}") from exc
-    undo = TagUndo(client, request.name, request.version)
-    try:
-        result = write_evidence(client, request, bento, undo)
-        compare_alias(client, request)
-        move_alias(client, request, result)
-    except Exception as exc:
-        undo.run()
-        if isinstance(exc, PromotionError):
-            raise
         raise PromotionError(
-            f"promoting {request.describe()} failed, its evidence was removed: {exc}"
+            f"promoting {request.describe()}: cannot take the lease on its moves: {why(exc)}; "
+            "nothing was changed"
         ) from exc
-    return result
+    return Promotion(client, lease, request, build or build_bento).run()
+
+
+class Promotion:
+    """One promotion under its lease, step by step."""
+
+    def __init__(self, client: Any, lease: Lease, request: PromotionRequest, build: Build):
+        self.client, self.lease, self.request, self.build = client, lease, request, build
+        self.step = "checking"
+        self.recovered: tuple[str, ...] = ()
+        self.undo: dict[str, Any] | None = None
+
+    def run(self) -> PromotionResult:
+        fault_point("after-intent")
+        self.recovered = tuple(settle(self.client, self.lease, self.request.describe()))
+        try:
+            self.check()
+            done = self.already_done()
+            if done is not None:
+                persist(lambda: self.lease.settle("released: nothing to do"))
+                return done
+            self.step = "building the bento"
+            if self.request.drift_reference is None:  # what the served bento measures drift by
+                from pytest_modelgate.release.drift_reference import suite_reference
+
+                reference = suite_reference(self.request.report.get("data") or {})
+                self.request = dataclasses.replace(self.request, drift_reference=reference)
+            with self.lease.kept_alive():
+                bento = self.build(self.request)
+        except LeaseLostError:
+            raise
+        except PromotionError as exc:
+            self.refuse(str(exc))
+        except Exception as exc:
+            if self.step == "building the bento":
+                self.refuse(f"bento build failed, nothing was changed: {exc}")
+            self.fail_unchanged(exc)
+        fault_point("after-bento")
+        try:
+            self.step = "writing the evidence"
+            result = self.write_evidence(bento)
+            fault_point("after-evidence")
+            self.step = "checking the alias before moving it"
+            compare_alias(self.client, self.request)  # an alias moved outside modelgate
+            self.lease.fence("moving the alias")
+        except Exception as exc:
+            self.abort(exc)
+        self.commit()
+        fault_point("after-alias")
+        return self.finish(result)
+
+    # -- before anything changes -----------------------------------------------------------
+
+    def check(self) -> None:
+        check_report(self.request)
+        check_environment(self.client, self.request)
+
+    def already_done(self) -> PromotionResult | None:
+        """The version already holds the environment with passing evidence for the same model
+        files: re-running a completed promotion changes nothing."""
+        request, client = self.request, self.client
+        evidence = None
+        pinned = alias_version(client, request.name, request.env)
+        if pinned == request.version:
+            try:
+                evidence = verify_evidence(client, request.name, request.version, request.env)
+            except EvidenceError:
+                evidence = None
+        if (
+            evidence is None
+            or evidence.model_digest != request.model_digest
+            or not request.model_digest
+        ):
+            check_unmoved(request, pinned)
+            return None
+        fields = evidence.fields
+        return PromotionResult(
+            request,
+            request.version,
+            fields.get("bento", ""),
+            evidence.report_sha256,
+            fields.get("report_artifact", ""),
+            noop=True,
+            recovered=self.recovered,
+        )
+
+    def refuse(self, reason: str) -> NoReturn:
+        """Record the refusal in the ledger, settle the lease, raise."""
+        event = {"action": "refuse", "version": self.request.version, "reason": reason}
+        raise PromotionError(
+            reason + record_under(self.client, self.lease, self.request.expected, event)
+        )
+
+    def fail_unchanged(self, exc: BaseException) -> NoReturn:
+        with contextlib.suppress(Exception):  # must not hide the error being reported
+            self.lease.settle(f"failed while {self.step}")
+        raise PromotionError(
+            f"promoting {self.request.describe()} failed while {self.step}: {why(exc)}; "
+            "nothing was changed"
+        ) from exc
+
+    # -- the write-ahead steps -------------------------------------------------------------
+
+    def write_evidence(self, bento: str) -> PromotionResult:
+        """Log the gate report to the version's run and tag the version with its evidence,
+        after recording on the lease what the tags were (the undo)."""
+        request, client = self.request, self.client
+        data = canonical_bytes(request.report)
+        digest = sha256(data)
+        stamp = utc_now()
+        # the move number keeps two moves logged to one run in the same second apart
+        artifact = (
+            f"{ARTIFACT_DIR}/gate-report-{request.env}-{stamp.replace(':', '')}"
+            f"-move{self.lease.generation}.json"
+        )
+        drift = artifact.replace("gate-report-", "drift-reference-")
+        fields = {
+            "report_sha256": digest,
+            "report_artifact": artifact,
+            "data_sha256": data_hashes(request.report),
+            "model_digest": request.model_digest,
+            "code_commit": code_commit(request.code_root),
+            "plugin_version": __version__,
+            "promoted_by": promoted_by(),
+            "ci_run": ci_run() or "",
+            "gated_at": str(request.report.get("generated_at") or stamp),
+            "promoted_at": stamp,
+            "bento": bento,
+            "drift_reference": drift if request.drift_reference is not None else "",
+            "override_reason": (request.reason or "").strip(),
+        }
+        if request.expected != request.version:
+            fields["previous_version"] = "" if request.expected is None else str(request.expected)
+        fields["verdict"] = PASSED  # last: a reader that sees it sees every other field
+        keys = [tag(request.env, k) for k in fields]
+        current = version_tags(client, request.name, request.version)
+        self.undo = {"version": request.version, "tags": {k: current.get(k) for k in keys}}
+        self.lease.note("undo", self.undo)
+        client.log_text(request.run_id, data.decode(), artifact)
+        if request.drift_reference is not None:  # beside the report: what /drift compares with
+            client.log_text(request.run_id, json.dumps(request.drift_reference, indent=1), drift)
+        self.lease.fence("writing the evidence tags")
+        write_tags(client, request, fields)
+        return PromotionResult(request, request.expected, bento, digest, artifact)
+
+    def abort(self, exc: BaseException) -> NoReturn:
+        """Undo the evidence of a move that failed before its commit point, record it, raise."""
+        request = self.request
+        what = f"promoting {request.describe()}"
+        if isinstance(exc, LeaseLostError):
+            # evidence may be half written: the new holder undoes it
+            raise PromotionError(
+                f"{what} stopped while {self.step}: {exc}", changed=self.undo is not None
+            ) from exc
+        try:
+            undone = []
+            if self.undo is not None:  # else no evidence tag was written: nothing to undo
+                undone = undo_promotion(self.client, self.lease, intent_of(request), self.undo)
+        except Exception as undo_exc:
+            state = (
+                f"alias {request.env!r} was not changed ({version_text(request.expected)}); "
+                f"v{request.version} may carry part of its new {request.env} evidence"
+            )
+            raise PromotionError(
+                f"{what} failed while {self.step}: {why(exc)}. Undoing it failed too "
+                f"({why(undo_exc)}): {state}. The move stays open (move {self.lease.generation}): "
+                f"the next promotion or `modelgate recover {request.name} {request.env}` undoes "
+                "it once the registry answers",
+                changed=True,
+            ) from exc
+        state = "; ".join(undone) if undone else "no evidence had been written"
+        reason = why(exc) if isinstance(exc, PromotionError) else (
+            f"{what} failed while {self.step}: {why(exc)}; undone ({state}): "
+            f"alias {request.env!r} still pins {version_text(request.expected)}"
+        )  # fmt: skip
+        event = {"action": "abort", "version": request.version, "reason": reason, "outcome": state}
+        note = record_under(self.client, self.lease, request.expected, event)
+        raise PromotionError(reason + note) from exc
+
+    def commit(self) -> None:
+        """Move the alias. If the write fails, read the alias to learn whether it landed."""
+        request, client = self.request, self.client
+        self.step = "moving the alias"
+        try:
+            client.set_registered_model_alias(request.name, request.env, str(request.version))
+            return
+        except Exception as exc:
+            try:
+                pinned = persist(lambda: alias_version(client, request.name, request.env))
+            except Exception as read_exc:
+                raise PromotionError(
+                    f"promoting {request.describe()}: the alias write failed ({why(exc)}) and "
+                    f"the alias cannot be read ({why(read_exc)}), so whether it moved is "
+                    f"unknown: alias {request.env!r} pins {version_text(request.expected)} or "
+                    f"v{request.version}, which carries its new evidence. The next promotion "
+                    f"or `modelgate recover {request.name} {request.env}` finishes or undoes "
+                    "the move once the registry answers",
+                    changed=True,
+                ) from exc
+            if pinned != request.version:
+                self.abort(exc)
+
+    def finish(self, result: PromotionResult) -> PromotionResult:
+        """After the commit point: read the alias back, record the event, settle."""
+        request, client, lease = self.request, self.client, self.lease
+        self.step = "recording the move"
+        moved = (
+            f"{request.name} v{request.version} holds {request.env} (the alias moved and its "
+            "evidence is in place)"
+        )
+        try:
+            pinned = persist(lambda: alias_version(client, request.name, request.env))
+            if pinned != request.version:
+                raise PromotionError(
+                    f"alias {request.env!r} of {request.name} was moved to "
+                    f"{version_text(pinned)} outside modelgate right after this move set it"
+                )
+            fault_point("before-ledger")
+            event = persist(lambda: ledger.append(client, lease, self.event_fields(result)))
+        except Exception as exc:
+            raise PromotionError(
+                f"{moved}, but recording the move failed: {why(exc)}. The next promotion or "
+                f"`modelgate recover {request.name} {request.env}` finishes it (or undoes it "
+                "if the alias no longer pins this version)",
+                changed=True,
+            ) from exc
+        fault_point("after-ledger")
+        warnings: tuple[str, ...] = ()
+        try:
+            persist(lambda: lease.settle("released"))
+        except Exception as exc:
+            warnings = (
+                f"its lease could not be settled ({why(exc)}): the next move of {request.env} "
+                "takes it over once this process has exited or the lease expired",
+            )
+        return dataclasses.replace(
+            result, recovered=self.recovered, warnings=warnings, event=event.seq
+        )
+
+    def event_fields(self, result: PromotionResult) -> dict[str, Any]:
+        request = self.request
+        fields = evidence_fields(self.client, request.name, request.version, request.env)
+        return {
+            "action": "promote",
+            "version": request.version,
+            "previous": request.expected,
+            "by": promoted_by(),
+            "ci_run": ci_run(),
+            "approval": approval(request),
+            "reason": request.reason,
+            **fields,
+            "report_sha256": result.report_sha256,
+            "report_artifact": result.report_artifact,
+        }
+
+
+def write_tags(client: Any, request: PromotionRequest, fields: dict[str, str]) -> None:
+    """The evidence tags, the verdict last. MLflow sets one tag per request, so against a
+    tracking server the others are written side by side: over a slow link that is one round
+    trip instead of a dozen (a local database file takes its writes one at a time anyway)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rest = dict(fields)
+    verdict = rest.pop("verdict")
+
+    def write(item: tuple[str, str]) -> None:
+        key, value = item
+        client.set_model_version_tag(
+            request.name, str(request.version), tag(request.env, key), value
+        )
+
+    workers = 8 if request.tracking_uri.startswith(("http://", "https://")) else 1
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="modelgate-tags") as pool:
+        list(pool.map(write, rest.items()))  # re-raises the first failure
+    write(("verdict", verdict))
+
+
+def settle(client: Any, lease: Lease, what: str) -> list[str]:
+    """Settle the earlier unfinished moves; a failure leaves this lease open too, so the next
+    holder walks back to them (a lease is settled only once every move before it is)."""
+    try:
+        return settle_backlog(client, lease)
+    except LeaseLostError:
+        raise
+    except Exception as exc:
+        raise PromotionError(
+            f"{what}: an earlier unfinished move could not be finished or undone: {why(exc)}; "
+            "nothing of this move was changed, and the next move or `modelgate recover` tries "
+            "again"
+        ) from exc
+
+
+def record_under(client: Any, lease: Lease, previous: int | None, event: dict[str, Any]) -> str:
+    """Append a refusal or abort event and settle the lease. Returns '' when recorded, else a
+    note for the message: a failure to record never replaces the error being reported."""
+    event = {"by": promoted_by(), "ci_run": ci_run(), "previous": previous, **event}
+    try:
+        persist(lambda: ledger.append(client, lease, event))
+        persist(lambda: lease.settle(f"released: {event['action']}"))
+    except Exception as exc:
+        return f" (not recorded in the ledger: {why(exc)})"
+    return ""
+
+
+def record_refusal(client: Any, name: str, env: str, version: int | None, reason: str) -> str:
+    """Record a refusal decided before any move began (the gates did not pass, a plugin vetoed);
+    returns '' when recorded, else a note saying why not (the lease held, the registry down)."""
+    intent = {"action": "refuse", "version": version, "by": promoted_by(), "at": utc_now()}
+    try:
+        lease = acquire(client, name, env, intent, promoted_by())
+        settle_backlog(client, lease)
+        previous = alias_version(client, name, env)
+    except Exception as exc:
+        return f" (not recorded in the ledger: {why(exc)})"
+    event = {"action": "refuse", "version": version, "reason": reason}
+    return record_under(client, lease, previous, event)
 
 
 def check_report(request: PromotionRequest) -> None:
@@ -123,8 +499,6 @@ def check_report(request: PromotionRequest) -> None:
 def check_environment(client: Any, request: PromotionRequest) -> None:
     """Production takes only a version that holds staging with passing evidence, unless an
     override gives a reason (which is recorded)."""
-    if request.env not in ENVIRONMENTS:
-        raise PromotionError(f"unknown environment {request.env!r}: {', '.join(ENVIRONMENTS)}")
     if request.env != PRODUCTION:
         return
     problem = staging_problem(client, request.name, request.version)
@@ -148,8 +522,11 @@ def staging_problem(client: Any, name: str, version: int) -> str | None:
 
 
 def compare_alias(client: Any, request: PromotionRequest) -> None:
-    """The compare of compare-and-set: the alias still pins what it pinned at the start."""
-    current = alias_version(client, request.name, request.env)
+    """The alias still pins what it pinned when the gate run began."""
+    check_unmoved(request, alias_version(client, request.name, request.env))
+
+
+def check_unmoved(request: PromotionRequest, current: int | None) -> None:
     if current != request.expected:
         raise PromotionError(
             f"alias {request.env!r} of {request.name} moved since the run began "
@@ -162,192 +539,123 @@ def build_bento(request: PromotionRequest) -> str:
     from pytest_modelgate.release.bento import BentoTarget, suite_input_schema
     from pytest_modelgate.release.bento import build_bento as build
 
+    if not request.model_digest:  # a promotion builds only the files that were gated
+        raise BentoError(
+            f"the gate report records no digest of {request.name} v{request.version}'s files "
+            "(an older pytest-modelgate wrote it): gate the version again"
+        )
     target = BentoTarget(request.name, request.version, request.run_id)
     schema = suite_input_schema(request.report.get("data") or {})
-    return build(target, request.tracking_uri, request.bentofile, schema, request.drift_reference)
+    return build(
+        target,
+        request.tracking_uri,
+        request.bentofile,
+        schema,
+        request.drift_reference,
+        request.model_digest,
+    )
 
 
-class TagUndo:
-    """Model version tags set so far, with their old values, to put back on failure."""
-
-    def __init__(self, client: Any, name: str, version: int) -> None:
-        self.client, self.name, self.version = client, name, str(version)
-        self.old: dict[str, str | None] = {}
-
-    def set(self, key: str, value: str) -> None:
-        if key not in self.old:
-            tags = self.client.get_model_version(self.name, self.version).tags or {}
-            self.old[key] = tags.get(key)
-        self.client.set_model_version_tag(self.name, self.version, key, value)
-
-    def run(self) -> None:
-        for key, value in self.old.items():
-            try:
-                if value is None:
-                    self.client.delete_model_version_tag(self.name, self.version, key)
-                else:
-                    self.client.set_model_version_tag(self.name, self.version, key, value)
-            except Exception:  # best effort: the error that started the undo is reported
-                continue
+# -- rollback --------------------------------------------------------------------------------
 
 
-def write_evidence(
-    client: Any, request: PromotionRequest, bento: str, undo: TagUndo
-) -> PromotionResult:
-    """Log the gate report to the version's run and tag the version with its evidence."""
-    data = canonical_bytes(request.report)
-    digest = sha256(data)
-    stamp = utc_now()
-    artifact = f"{ARTIFACT_DIR}/gate-report-{request.env}-{stamp.replace(':', '')}.json"
-    client.log_text(request.run_id, data.decode(), artifact)
-    drift = ""
-    if request.drift_reference is not None:  # beside the report: what /drift compares with
-        drift = artifact.replace("gate-report-", "drift-reference-")
-        client.log_text(request.run_id, json.dumps(request.drift_reference, indent=1), drift)
-    previous = alias_version(client, request.name, request.env)
-    fields = {
-        "report_sha256": digest,
-        "report_artifact": artifact,
-        "data_sha256": data_hashes(request.report),
-        "code_commit": code_commit(request.code_root),
-        "plugin_version": __version__,
-        "promoted_by": promoted_by(),
-        "ci_run": ci_run() or "",
-        "gated_at": str(request.report.get("generated_at") or stamp),
-        "promoted_at": stamp,
-        "bento": bento,
-        "drift_reference": drift,
-        "override_reason": (request.reason or "").strip(),
-    }
-    if previous != request.version:
-        fields["previous_version"] = "" if previous is None else str(previous)
-    for key, value in fields.items():
-        undo.set(tag(request.env, key), value)
-    # the verdict goes last: a reader that sees it sees every other field
-    undo.set(tag(request.env, "verdict"), PASSED)
-    return PromotionResult(request, previous, bento, digest, artifact)
-
-
-def move_alias(client: Any, request: PromotionRequest, result: PromotionResult) -> None:
-    """Set the alias, check it reads back, and record the move; on failure put it back."""
-    name, env = request.name, request.env
-    client.set_registered_model_alias(name, env, str(request.version))
-    try:
-        if alias_version(client, name, env) != request.version:
-            raise PromotionError(f"alias {env!r} of {name} was moved by someone else meanwhile")
-        event = {
-            "action": "promote",
-            "version": request.version,
-            "previous": result.previous,
-            "at": utc_now(),
-            "by": promoted_by(),
-            "ci_run": ci_run(),
-            "report_sha256": result.report_sha256,
-            "reason": request.reason,
-        }
-        append_history(client, name, env, event)
-    except Exception:
-        restore_alias(client, name, env, request.expected)
-        raise
-
-
-def restore_alias(client: Any, name: str, env: str, version: int | None) -> None:
-    if version is None:
-        client.delete_registered_model_alias(name, env)
-    else:
-        client.set_registered_model_alias(name, env, str(version))
+def rollback_target(client: Any, name: str, env: str, current: int) -> int:
+    """The version ``current`` replaced: from the ledger's move that put it there, else from
+    its evidence (a move recorded before the ledger existed)."""
+    moved = ledger.last_move(client, name, env)
+    if moved is not None and moved.version == current and moved.previous is not None:
+        return moved.previous
+    previous = version_tags(client, name, current).get(tag(env, "previous_version"))
+    if not previous:
+        raise PromotionError(
+            f"{name} v{current} was the first version {env} pinned: nothing to roll back to"
+        )
+    return int(previous)
 
 
 def rollback(client: Any, name: str, env: str, reason: str | None = None) -> tuple[int, int]:
     """Move ``env`` back to the version it pinned before the current one; (from, to)."""
     current = alias_version(client, name, env)
     if current is None:
-        raise PromotionError(f"alias {env!r} of {name} is not set: nothing to roll back")
-    tags = client.get_model_version(name, str(current)).tags or {}
-    previous = tags.get(tag(env, "previous_version"))
-    if not previous:
-        raise PromotionError(
-            f"{name} v{current} was the first version {env} pinned: nothing to roll back to"
+        raise _refused(
+            client, name, env, None, f"alias {env!r} of {name} is not set: nothing to roll back"
         )
-    target = int(previous)
     try:
-        verify_evidence(client, name, target, env)
-    except EvidenceError as exc:
-        raise PromotionError(f"cannot roll {env} back to v{target}: {exc}") from exc
-    if alias_version(client, name, env) != current:
-        raise PromotionError(f"alias {env!r} of {name} moved meanwhile; nothing was changed")
-    client.set_registered_model_alias(name, env, str(target))
-    event = {
-        "action": "rollback",
-        "version": target,
-        "previous": current,
-        "at": utc_now(),
-        "by": promoted_by(),
-        "ci_run": ci_run(),
-        "reason": reason,
-    }
+        target = rollback_target(client, name, env, current)
+    except PromotionError as exc:
+        raise _refused(client, name, env, current, str(exc)) from None
+    intent = {"action": "rollback", "version": target, "previous": current, "by": promoted_by()}
+    lease = acquire(client, name, env, {**intent, "at": utc_now()}, promoted_by())
+    fault_point("after-intent")
+    settle(client, lease, f"rolling {name} {env} back")
     try:
-        append_history(client, name, env, event)
-    except Exception:
-        restore_alias(client, name, env, current)
+        if alias_version(client, name, env) != current:
+            raise PromotionError(f"alias {env!r} of {name} moved meanwhile; nothing was changed")
+        try:
+            verify_evidence(client, name, target, env)
+        except EvidenceError as exc:
+            raise PromotionError(f"cannot roll {env} back to v{target}: {exc}") from exc
+        lease.fence("moving the alias")
+    except LeaseLostError:
         raise
+    except PromotionError as exc:
+        event = {"action": "refuse", "version": target, "reason": f"rollback: {exc}"}
+        raise PromotionError(str(exc) + record_under(client, lease, current, event)) from None
+    except Exception as exc:
+        raise PromotionError(
+            f"rolling {name} {env} back failed: {why(exc)}; nothing was changed"
+        ) from exc
+    try:
+        set_alias(client, name, env, target)
+    except Exception as exc:
+        raise PromotionError(
+            f"rolling {name} {env} back to v{target}: the alias write failed ({why(exc)}); "
+            f"alias {env!r} pins v{current} or v{target}: the next move or `modelgate recover "
+            f"{name} {env}` finishes or undoes it",
+            changed=True,
+        ) from exc
+    fault_point("after-alias")
+    try:
+        fault_point("before-ledger")
+        fields = {**intent, **evidence_fields(client, name, target, env), "reason": reason}
+        persist(lambda: ledger.append(client, lease, {**fields, "ci_run": ci_run()}))
+        persist(lambda: lease.settle("released"))
+    except Exception as exc:
+        raise PromotionError(
+            f"{name} {env} was rolled back to v{target}, but recording it failed: {why(exc)}; "
+            f"the next move or `modelgate recover {name} {env}` records it",
+            changed=True,
+        ) from exc
     return current, target
 
 
-# -- provenance ------------------------------------------------------------------------------
-
-
-def data_hashes(report: dict[str, Any]) -> str:
-    hashes = sorted({str(d.get("sha256")) for d in (report.get("data") or {}).values()})
-    return ",".join(h for h in hashes if h and h != "None")
-
-
-def code_commit(root: Path) -> str:
-    """The git commit of the code that ran the gates ('+dirty' with local changes), or ''."""
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
-        )
-        if head.returncode != 0:
-            return ""
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-
-
-def promoted_by() -> str:
-    who = os.environ.get("MODELGATE_PROMOTED_BY") or os.environ.get("GITHUB_ACTOR")
-    if not who:
-        try:
-            who = getpass.getuser()
-        except (KeyError, OSError):
-            who = "unknown"
-    return f"{who}@{socket.gethostname()}"
-
-
-def ci_run() -> str | None:
-    run = os.environ.get("GITHUB_RUN_ID")
-    if not run:
-        return os.environ.get("CI_PIPELINE_URL") or os.environ.get("BUILD_URL") or None
-    server, repo = os.environ.get("GITHUB_SERVER_URL"), os.environ.get("GITHUB_REPOSITORY")
-    return f"{server}/{repo}/actions/runs/{run}" if server and repo else run
+def _refused(client: Any, name: str, env: str, version: int | None, reason: str) -> PromotionError:
+    return PromotionError(
+        reason + record_refusal(client, name, env, version, f"rollback: {reason}")
+    )
 
 
 def done_lines(result: PromotionResult) -> list[str]:
     request = result.request
+    lines = [f"  {line}" for line in result.recovered]
+    if result.noop:
+        return [
+            *lines,
+            f"{request.name} v{request.version} already holds {request.env} with verified "
+            "evidence for the same model files: nothing to do, nothing was changed",
+            f"  bento {result.bento}",
+            f"  evidence sha256 {result.report_sha256} in {result.report_artifact}",
+        ]
     lines = [
         f"promoted {request.name} v{request.version} to {request.env} "
         f"(alias {request.env!r} was {version_text(result.previous)})",
+        *lines,
         f"  bento {result.bento}",
         f"  evidence sha256 {result.report_sha256} in {result.report_artifact}",
     ]
+    if result.event is not None:
+        lines.append(f"  ledger event #{result.event} of {request.name} {request.env}")
     if request.reason:
         lines.append(f"  override reason: {request.reason}")
+    lines += [f"  warning: {w}" for w in result.warnings]
     return lines

@@ -44,7 +44,9 @@ from pytest_modelgate.release.bento import (
     LABEL_NAME,
     LABEL_RUN,
     LABEL_VERSION,
+    META_DIGEST,
     META_DRIFT,
+    MLFLOW_DIR,
 )
 from pytest_modelgate.release.evidence import ENVIRONMENTS, verify_evidence
 from pytest_modelgate.serving.monitoring import Monitor
@@ -58,7 +60,6 @@ JSON = ContentType("application/json")
 DRIFT_WINDOW = 2000  # recent input rows kept for drift, per worker
 ENV_BATCHING = "MODELGATE_BATCHING"  # "off" serves each request on its own (for comparisons)
 ENV_MODEL_TAG = "MODELGATE_MODEL_TAG"
-MLFLOW_DIR = "mlflow_model"
 logger = logging.getLogger("modelgate.service")
 
 # MLflow column types -> the Python type a JSON value must have
@@ -225,8 +226,31 @@ def pinned_for(env: str) -> tuple[str, int, str, str, dict[str, str]]:
         labels.get(LABEL_RUN, ""),
     )
     if env == CANDIDATE:
-        return name, version, run_id, env, check_candidate(name, version, run_id)
-    return name, version, run_id, env, check_pinned(name, version, env)
+        evidence = check_candidate(name, version, run_id)
+        gated = str(MODEL.stored.info.metadata.get(META_DIGEST) or "")
+        check_files(name, version, gated, "the digest the build recorded")
+    else:
+        evidence = check_pinned(name, version, env)
+        check_files(name, version, evidence.get("model_digest", ""), f"its {env} evidence")
+    return name, version, run_id, env, evidence
+
+
+def check_files(name: str, version: int, gated: str, source: str) -> None:
+    """Serve only the files that were gated: their digest, recomputed over the model inside
+    this bento, must be the one the evidence records."""
+    from pytest_modelgate.candidate.digest import directory_digest
+
+    if not gated:
+        refuse(f"{name} v{version}: {source} names no digest of the gated model's files")
+    assert MODEL.stored is not None
+    found = directory_digest(Path(MODEL.stored.path) / MLFLOW_DIR)
+    if found != gated:
+        refuse(
+            f"the model files in this bento (sha256 {found[:16]}) are not the ones gated for "
+            f"{name} v{version} (sha256 {gated[:16]}, {source}): what it would serve is not what "
+            "was gated"
+        )
+    logger.info("modelgate: model files of %s v%s match the gated digest", name, version)
 
 
 # Checked on import, so `bentoml serve` itself exits when the check fails (a failing worker
