@@ -10,6 +10,7 @@ pydantic error types and the names of exception classes.
 from __future__ import annotations
 
 import threading
+from collections import Counter as Tally
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -60,9 +61,9 @@ class Monitor:
         self._refreshers: list[Callable[[], object]] = [self._memory]
 
     def predicted(self, endpoint: str, labels: Any) -> None:
-        """Count a batch's labels (a numpy array): one pass, one increment per distinct label."""
-        values, counts = np.unique(labels, return_counts=True)
-        for label, count in zip(values.tolist(), counts.tolist(), strict=True):
+        """Count a batch's labels (a numpy array) in one pass, one increment per distinct label.
+        Counter counts in C; numpy's unique would sort, which for string labels costs more."""
+        for label, count in Tally(labels.tolist()).items():
             self.predictions.labels(endpoint, str(label)).inc(count)
 
     def rejected(self, reasons: Iterable[str]) -> None:

@@ -55,6 +55,7 @@ JSON = ContentType("application/json")
 DRIFT_WINDOW = 2000  # recent input rows kept for drift, per worker
 ENV_BATCHING = "MODELGATE_BATCHING"  # "off" serves each request on its own (for comparisons)
 ENV_MODEL_TAG = "MODELGATE_MODEL_TAG"
+ENV_WORKERS = "MODELGATE_WORKERS"  # worker processes: a number, or "cpu_count" (default 1)
 MLFLOW_DIR = "mlflow_model"
 logger = logging.getLogger("modelgate.service")
 
@@ -172,6 +173,15 @@ try:
 except ServeError as exc:
     refuse(str(exc))
 SHAPE = Shape(CONTRACT.names, CONTRACT.required, LIMITS.max_rows) if CONTRACT else None
+
+
+def workers() -> int | str:
+    text = os.environ.get(ENV_WORKERS, "1").strip()
+    if text == "cpu_count" or (text.isdigit() and int(text) >= 1):
+        return text if text == "cpu_count" else int(text)
+    refuse(f"{ENV_WORKERS}={text!r}: expected a whole number >= 1 or cpu_count")
+
+
 # Adaptive batching: one model call for the requests that arrive together. A request's rows
 # are one numpy array, so max_batch_size counts rows (a 1,000-row request fits; a larger one is
 # split across batches). BentoML answers 503 when it predicts a request would wait longer than
@@ -208,6 +218,8 @@ def count_refusal(refusal: Refusal) -> None:
 
 
 # Serving settings, each measured by bench/serving.py:
+# - workers: one process by default; MODELGATE_WORKERS=2 (or cpu_count) serves from more
+#   cores, each worker batching its own requests.
 # - traffic.timeout: BentoML's timeout middleware keeps every request's context (and its
 #   tracing span) alive until the timer fires, so resident memory grows with rate x timeout;
 #   a prediction takes milliseconds, 3 s is ample and keeps that window (and memory) small.
@@ -217,6 +229,7 @@ def count_refusal(refusal: Refusal) -> None:
 #   on every response.
 @bentoml.service(
     name="modelgate",
+    workers=workers(),
     traffic={"timeout": 3},
     logging={"access": {"enabled": False}},
     tracing={"sample_rate": 0.0, "excluded_urls": ["/predict", "/predict_proba"]},
