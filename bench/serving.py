@@ -72,6 +72,7 @@ class Row:
     one: Run | None = None
     big_rows_per_s: float | None = None
     big_columns_per_s: float | None = None
+    big_cpu_ms: tuple[float, float | None] | None = None  # CPU ms per 1,000-row request
     rss_runs: list[float] = field(default_factory=list)
     note: str = ""
     refusal_ms: dict[str, float] = field(default_factory=dict)
@@ -286,9 +287,11 @@ def bench_one(name: str, command: list[str], env: dict[str, str], work: Path, ru
         big_run = wrk(url, bodies["records"], big_s, BIG_CONNECTIONS, pid, work)
         row.big_rows_per_s = big_run.rps * BIG_ROWS
         failures = big_run.failures
+        row.big_cpu_ms = (big_run.cpu_ms_per_req, None)
         if ours:
             columns_run = wrk(url, bodies["columns"], big_s, BIG_CONNECTIONS, pid, work)
             row.big_columns_per_s = columns_run.rps * BIG_ROWS
+            row.big_cpu_ms = (big_run.cpu_ms_per_req, columns_run.cpu_ms_per_req)
             failures += columns_run.failures
         if failures:
             row.note = f"{failures} failed 1000-row requests"
@@ -400,13 +403,14 @@ def table(rows: list[Row], run_s: float, floors: dict[str, tuple[float, float]])
     head = (
         f"{'server':<18} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'fail':>5} "
         f"{'CPU ms/req':>10} {'RSS MB':>7} {'x fastapi':>9} {'rows/s@1000':>11} "
-        f"{'columns@1000':>12}"
+        f"{'columns@1000':>12} {'CPU ms/1000 rec|col':>19}"
     )
     ref = next((r.one.rps for r in rows if r.name == "fastapi-uvicorn-1" and r.one), None)
     lines = [
         f"wrk, 2 threads, {CONNECTIONS} keep-alive connections, {run_s:g} s per run, one-row "
         f"JSON requests; rows/s@1000: wrk, {BIG_CONNECTIONS} connections, 1,000-row requests "
-        "as records; columns@1000: the same rows as one list per column",
+        "as records; columns@1000: the same rows as one list per column; CPU ms/1000: server "
+        "CPU per 1,000-row request (records | columns)",
         head,
         "-" * len(head),
     ]
@@ -417,10 +421,12 @@ def table(rows: list[Row], run_s: float, floors: dict[str, tuple[float, float]])
         o = r.one
         ratio = f"{o.rps / ref:.2f}" if ref else "-"
         columns = f"{r.big_columns_per_s:>12.0f}" if r.big_columns_per_s else f"{'-':>12}"
+        rec, col = r.big_cpu_ms or (float("nan"), None)
+        cpu = f"{rec:.2f} | {col:.2f}" if col is not None else f"{rec:.2f} | -"
         lines.append(
             f"{r.name:<18} {o.rps:>7.0f} {o.p50_ms:>7.1f} {o.p99_ms:>7.1f} {o.failures:>5} "
             f"{o.cpu_ms_per_req:>10.3f} {o.rss_mb:>7.0f} {ratio:>9} {r.big_rows_per_s or 0:>11.0f} "
-            f"{columns}" + (f"  {r.note}" if r.note else "")
+            f"{columns} {cpu:>19}" + (f"  {r.note}" if r.note else "")
         )
     for form, (one, two) in floors.items():
         label = f"floor-{form}"
@@ -463,6 +469,12 @@ def goals(rows: list[Row], floors: dict[str, tuple[float, float]]) -> list[str]:
         )
     if fastapi and fastapi.one and best.one:
         found.append(f"  one-row req/s {best.one.rps / fastapi.one.rps:.2f}x FastAPI's (goal >= 2)")
+    for other in (fastapi, gunicorn):
+        if other and other.big_cpu_ms and best.big_cpu_ms and best.big_cpu_ms[1]:
+            found.append(
+                f"  server CPU per 1,000-row request {other.big_cpu_ms[0] / best.big_cpu_ms[1]:.2f}x "
+                f"less than {other.name}'s (the figure other work on the machine disturbs least)"
+            )
     return found
 
 
