@@ -336,7 +336,7 @@ class Contract:
         self, column: Column, array: np.ndarray, nulls: np.ndarray | None, failures: Failures
     ) -> None:
         checks = list(column.checks)
-        if column.kind.dtype == "float32":  # bounds of float32, checked before the cast rounds
+        if column.kind.dtype == "float32":  # a value past float32's range became inf in the cast
             checks.insert(0, _FLOAT32)
         for check in checks:
             values = array if nulls is None else array[~nulls]
