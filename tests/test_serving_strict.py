@@ -10,6 +10,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,7 +23,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pytest_modelgate.processes import executable
 from pytest_modelgate.reference.datasets import load
 from pytest_modelgate.reference.models import train_reference
 from pytest_modelgate.release.bento import BentoTarget, build_bento
@@ -212,7 +212,8 @@ def test_the_openapi_document_lists_every_status_and_each_body_form(served: Serv
 
 def test_schemathesis_with_all_its_checks_finds_no_failure(served: Served, tmp_path: Path) -> None:
     command = [
-        executable("schemathesis"), "--config-file", str(REPO / "schemathesis.toml"), "run",
+        sys.executable, "-m", "schemathesis.cli", "--config-file", str(REPO / "schemathesis.toml"),
+        "run",
         f"{served.url}/docs.json", "--checks", "all", "--max-examples", "25", "--seed", "7",
         "--generation-database", "none", "--no-color",
     ]  # fmt: skip
