@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from pytest_modelgate.reference.models import train_reference
+from pytest_modelgate.release.load_runner import LoadPlan, locust_command
 
 from .conftest import ScratchRegistry, copy_column_model, eval_frame, write_suite
 from .flawed_models import SLEEP_S, slow_model
@@ -66,6 +67,7 @@ def test_reference_iris_model_passes_the_load_gate_with_locust_figures(pytester,
     assert 0 < stats["p95_ms"] <= 1000
     assert stats["rps"] >= 10
     assert item["threshold"]["min_rps"] == 10
+    assert item["details"]["plan"]["processes"] == 2  # figures aggregated by locust's master
 
 
 @pytest.mark.slow
@@ -84,7 +86,7 @@ def test_model_that_sleeps_per_call_fails_naming_the_broken_percentile(
         [
             "*GATE FAILED: load[[]users-10[]]*",
             "*m v1 served, 10 users for 3s, batch 1: * requests, 0 failed, * requests/s, "
-            "p95 * ms, p99 * ms*",
+            "p95 * ms, p99 * ms (aggregated over 2 locust processes, rows bodies)*",
             "*p95 * ms exceeds p95_ms 15*",
         ]
     )
@@ -100,6 +102,10 @@ def test_model_that_sleeps_per_call_fails_naming_the_broken_percentile(
             "users: 5",
             "*suite.yaml:5: gates.load: expected at least one of p95_ms, p99_ms, min_rps*",
         ),
+        (
+            "body: json\n    p95_ms: 50",
+            "*suite.yaml:6: gates.load.body: expected one of rows, dataframe_split, columns*",
+        ),
     ],
 )
 def test_malformed_load_section_is_rejected_with_file_and_line(
@@ -111,3 +117,15 @@ def test_malformed_load_section_is_rejected_with_file_and_line(
     eval_frame(10, {}).to_csv(pytester.path / "eval.csv", index=False)
     result = pytester.runpytest(*_args(registry, "m", version))
     result.stdout.fnmatch_lines([expected])
+
+
+def test_locust_runs_its_own_distributed_mode_on_loopback_only():
+    plan = LoadPlan(users=10, spawn_rate=10, run_time_s=3, processes=2, max_requests=1000)
+    command = locust_command("http://127.0.0.1:1", Path("stats"), plan, port=47001)
+    assert command[command.index("--processes") + 1] == "2"
+    for option in ("--master-bind-host", "--master-host"):
+        assert command[command.index(option) + 1] == "127.0.0.1"
+    assert command[command.index("--master-bind-port") + 1] == "47001"
+    assert plan.user_requests == 100
+    single = locust_command("http://127.0.0.1:1", Path("stats"), LoadPlan(10, 10, 3, processes=1))
+    assert "--processes" not in single

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import threading
 from collections import Counter as Tally
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
+
+import numpy as np
 
 REFRESH_S = 5.0
 
@@ -57,12 +60,15 @@ class Monitor:
         )
         self._refreshers: list[Callable[[], object]] = [self._memory]
 
-    def predicted(self, endpoint: str, labels: Iterable[Any]) -> None:
-        for label, count in Tally(map(str, labels)).items():
-            self.predictions.labels(endpoint, label).inc(count)
+    def predicted(self, endpoint: str, labels: Any) -> None:
+        """Count a batch's labels (a numpy array) in one pass, one increment per distinct label.
+        Counter counts in C; numpy's unique would sort, which for string labels costs more."""
+        for label, count in Tally(labels.tolist()).items():
+            self.predictions.labels(endpoint, str(label)).inc(count)
 
-    def rejected(self, reason: str) -> None:
-        self.errors.labels("validation", reason).inc()
+    def rejected(self, reasons: Iterable[str]) -> None:
+        for reason in reasons:
+            self.errors.labels("validation", reason).inc()
 
     def failed(self, exc: BaseException) -> None:
         self.errors.labels("model", type(exc).__name__).inc()
@@ -92,3 +98,28 @@ class Monitor:
         import psutil
 
         self.memory.set(psutil.Process().memory_info().rss)
+
+
+class Window:
+    """The most recent input rows (at most ``size``), kept as the batches' own arrays: a batch
+    costs one append, and the rows are turned into columns only when drift is measured."""
+
+    def __init__(self, size: int, columns_of: Callable[[Any], Mapping[str, Any]]) -> None:
+        self.size = size
+        self.columns_of = columns_of
+        self.batches: deque[Any] = deque()
+        self.rows = 0
+
+    def add(self, batch: Any) -> None:
+        self.batches.append(batch)
+        self.rows += len(batch)
+        while self.batches and self.rows - len(self.batches[0]) >= self.size:
+            self.rows -= len(self.batches.popleft())
+
+    def columns(self) -> tuple[dict[str, list[Any]], int]:
+        """(column name -> the last ``size`` values, how many rows that is)."""
+        batches = list(self.batches)
+        if not batches:
+            return {}, 0
+        recent = np.concatenate(batches)[-self.size :]
+        return {k: v.tolist() for k, v in self.columns_of(recent).items()}, len(recent)

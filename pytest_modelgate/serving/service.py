@@ -5,36 +5,28 @@ in). ``MODELGATE_ENV`` names the environment it serves; at start-up the service 
 registry (``MLFLOW_TRACKING_URI``) that the environment's alias pins this version and that the
 version carries passing gate evidence for it, and refuses to start otherwise.
 
-Rows are validated against a pydantic model built from the model's MLflow signature (types),
-then against the pandera input schema the schema gate checked (the ``input_schema`` bento
-argument, an import path): a bad row gets a 400 naming the field and the reason.
+A prediction takes one of three JSON bodies (records, MLflow's ``dataframe_split``, one list
+per column: ``bodies.py``), checked a whole column at a time against the input contract: the
+MLflow signature's types and the pandera checks of the schema the gate checked (the
+``input_schema`` bento argument; ``columns.py``). The request limits middleware
+(``limits.py``) does this before BentoML sees the request and refuses what does not fit: 415
+not JSON, 413 over the byte or row limit, 400 a body that breaks the contract (naming row,
+column, check and value), 503 not ready. The model gets one DataFrame per batch.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import gc
 import json
 import logging
 import os
-from collections import deque
-from http import HTTPStatus
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import bentoml
-from bentoml.exceptions import BentoMLException
+import numpy as np
 from bentoml.validators import ContentType
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    ValidatorFunctionWrapHandler,
-    WrapValidator,
-    create_model,
-)
 
 from pytest_modelgate.errors import EvidenceError, ServeError
 from pytest_modelgate.jsonio import plain
@@ -49,8 +41,13 @@ from pytest_modelgate.release.bento import (
     MLFLOW_DIR,
 )
 from pytest_modelgate.release.evidence import ENVIRONMENTS, verify_evidence
-from pytest_modelgate.serving.monitoring import Monitor
-from pytest_modelgate.serving.validation import compile_checks
+from pytest_modelgate.serving.bodies import Shape
+from pytest_modelgate.serving.columns import Contract, from_model_dir
+from pytest_modelgate.serving.limits import Limits, RequestLimits, dump
+from pytest_modelgate.serving.monitoring import Monitor, Window
+from pytest_modelgate.serving.openapi import Answers, document
+from pytest_modelgate.serving.payloads import JSONOutput, RowsInput
+from pytest_modelgate.serving.refusals import NotReady, NotServable, Refusal
 
 ENV_VAR = "MODELGATE_ENV"
 # a bento served for a load gate before any promotion: no alias pins it, so no evidence is
@@ -60,24 +57,8 @@ JSON = ContentType("application/json")
 DRIFT_WINDOW = 2000  # recent input rows kept for drift, per worker
 ENV_BATCHING = "MODELGATE_BATCHING"  # "off" serves each request on its own (for comparisons)
 ENV_MODEL_TAG = "MODELGATE_MODEL_TAG"
+ENV_WORKERS = "MODELGATE_WORKERS"  # worker processes: a number, or "cpu_count" (default 1)
 logger = logging.getLogger("modelgate.service")
-
-# MLflow column types -> the Python type a JSON value must have
-_COLUMN_TYPES: dict[str, Any] = {
-    "double": float,
-    "float": float,
-    "long": int,
-    "integer": int,
-    "string": str,
-    "boolean": bool,
-    "datetime": dt.datetime,
-}
-
-
-class NotServable(BentoMLException):
-    """The model cannot answer this kind of request (for example no probabilities)."""
-
-    error_code = HTTPStatus.NOT_IMPLEMENTED
 
 
 def model_tag() -> str:
@@ -90,25 +71,6 @@ def model_tag() -> str:
     return str(tag)
 
 
-def row_model(mlflow_dir: Path) -> type[BaseModel] | None:
-    """A pydantic model of one input row from the MLflow signature, or None without one."""
-    from mlflow.models import Model
-
-    signature = Model.load(str(mlflow_dir)).signature
-    if signature is None or not signature.inputs.has_input_names():
-        return None
-    fields: dict[str, Any] = {}
-    for i, col in enumerate(signature.inputs.inputs):
-        kind = _COLUMN_TYPES.get(getattr(col.type, "name", ""), Any)
-        if col.required:
-            fields[f"c{i}"] = (kind, Field(alias=col.name))
-        else:
-            fields[f"c{i}"] = (kind | None, Field(default=None, alias=col.name))
-    # strict: "5" is not a number; forbid: a misspelt column is named, not silently dropped
-    config = ConfigDict(strict=True, extra="forbid", populate_by_name=False)
-    return create_model("Row", __config__=config, **fields)
-
-
 def input_schema() -> Any:
     """The schema gate's pandera schema named by the ``input_schema`` bento argument, or None."""
     reference = getattr(ARGS, ARG_INPUT_SCHEMA, None)
@@ -119,55 +81,24 @@ def input_schema() -> Any:
     return load_reference(str(reference), f"bento argument {ARG_INPUT_SCHEMA}")
 
 
-def check_rows(rows: list[Any]) -> list[dict[str, Any]]:
-    """Validate one request's rows with the pandera schema (before batching, so a bad request
-    never fails its batch neighbours); the error names row, column, check and value. Returns
-    the rows as plain dicts. Rows the fast pass clears skip pandera's frame-building cost."""
-    records = [r.model_dump(by_alias=True) if isinstance(r, BaseModel) else r for r in rows]
-    if SCHEMA is None or not records or (FAST_CHECK is not None and FAST_CHECK(records)):
-        return records
-    from pytest_modelgate.candidate.input_schema import validate
+@dataclass
+class Loaded:
+    """What the worker's service instance sets once the model is loaded; the request limits
+    middleware reads it (readiness, whether probabilities can be served, the metrics)."""
 
-    outcome = validate(SCHEMA, to_frame(records))
-    if not outcome.passed:
-        cases = "; ".join(
-            f"row {c['index']}: column {c['column']} failed {c['check']} (value {c['value']!r})"
-            for c in outcome.first_cases
-        )
-        if MONITOR is not None:
-            for c in outcome.by_check:
-                MONITOR.rejected(f"{c['column']}: {c['check']}")
-        raise ValueError(f"{outcome.failures} schema failure(s): {cases}")
-    return records
-
-
-def count_type_errors(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-    """Count requests the signature's types reject, by pydantic error type."""
-    try:
-        return handler(value)
-    except ValidationError as exc:
-        if MONITOR is not None:
-            for kind in {e["type"] for e in exc.errors()}:
-                MONITOR.rejected(kind)
-        raise
-
-
-def to_frame(rows: list[Any]) -> Any:
-    import pandas as pd
-
-    records = [r.model_dump(by_alias=True) if isinstance(r, BaseModel) else r for r in rows]
-    return pd.DataFrame.from_records(records)
+    ready: bool = False
+    probabilities: bool = True
+    monitor: Monitor | None = None
+    answers: Answers | None = None
 
 
 ARGS = bentoml.use_arguments()
 MODEL = bentoml.models.BentoModel(model_tag())
 SCHEMA = input_schema()
-FAST_CHECK = compile_checks(SCHEMA) if SCHEMA is not None else None
-Row: Any = row_model(Path(MODEL.stored.path) / MLFLOW_DIR) if MODEL.stored else None
-if Row is None:
-    Row = dict[str, Any]
-Rows = Annotated[list[Row], WrapValidator(count_type_errors), AfterValidator(check_rows)]
-MONITOR: Monitor | None = None  # set by the worker's service instance
+CONTRACT: Contract | None = (
+    from_model_dir(str(Path(MODEL.stored.path) / MLFLOW_DIR), SCHEMA) if MODEL.stored else None
+)
+LOADED = Loaded()
 
 
 def refuse(message: str) -> NoReturn:
@@ -219,6 +150,11 @@ def pinned_for(env: str) -> tuple[str, int, str, str, dict[str, str]]:
         refuse(f"{ENV_VAR}={env!r}: set it to one of {', '.join((*ENVIRONMENTS, CANDIDATE))}")
     if MODEL.stored is None:
         refuse(f"model {MODEL.tag} is not in the BentoML store")
+    if CONTRACT is None:
+        refuse(
+            f"model {MODEL.tag} has no input signature with column names and no input schema: "
+            "log it with a signature (mlflow.models.infer_signature) so requests can be checked"
+        )
     labels = dict(MODEL.stored.info.labels)
     name, version, run_id = (
         labels[LABEL_NAME],
@@ -256,20 +192,60 @@ def check_files(name: str, version: int, gated: str, source: str) -> None:
 # Checked on import, so `bentoml serve` itself exits when the check fails (a failing worker
 # would only be restarted). Building imports this module without MODELGATE_ENV.
 PINNED = pinned_for(os.environ[ENV_VAR]) if os.environ.get(ENV_VAR) else None
-# Adaptive batching: one model call for the requests that arrive together. max_batch_size
-# counts rows, so a 1,000-row request fits; BentoML answers 503 when it predicts a request would
-# wait longer than max_latency_ms, and its estimate counts requests, not rows, so a burst of
-# large requests must not make it shed one-row requests. The API functions are async: the
-# model call (well under a millisecond here) runs on the event loop, with no hop to a thread
-# that has to win the GIL back from it.
+try:
+    LIMITS = Limits.from_env()
+except ServeError as exc:
+    refuse(str(exc))
+SHAPE = Shape(CONTRACT.names, CONTRACT.required, LIMITS.max_rows) if CONTRACT else None
+
+
+def workers() -> int | str:
+    text = os.environ.get(ENV_WORKERS, "1").strip()
+    if text == "cpu_count" or (text.isdigit() and int(text) >= 1):
+        return text if text == "cpu_count" else int(text)
+    refuse(f"{ENV_WORKERS}={text!r}: expected a whole number >= 1 or cpu_count")
+
+
+# Adaptive batching: one model call for the requests that arrive together. A request's rows
+# are one numpy array, so max_batch_size counts rows (a larger request is split across
+# batches). A model call costs about the same for 1 row as for 4,000 (sklearn's checks
+# dominate), so large batches are cheap: 16,384 rows cut the CPU per 1,000-row request by a
+# quarter against 4,096 under 16 concurrent clients (bench/serving.py). BentoML answers 503 when it predicts a request would wait longer than
+# max_latency_ms, and its estimate counts requests, not rows, so a burst of large requests must
+# not make it shed one-row requests. The API functions are async: the model call (a fraction
+# of a millisecond here) runs on the event loop, with no hop to a thread that has to win the
+# GIL back from it.
 BATCHING: dict[str, Any] = (
-    {"batchable": True, "max_batch_size": 4096, "max_latency_ms": 500}
+    {"batchable": True, "max_batch_size": 16384, "max_latency_ms": 500}
     if os.environ.get(ENV_BATCHING, "on") != "off"
     else {}
 )
+ROWS_API: dict[str, Any] = {"input_spec": RowsInput, "output_spec": JSONOutput, **BATCHING}
+
+
+def checked_rows(raw: bytes) -> np.ndarray:
+    """A prediction body parsed and checked against the contract (the middleware calls this)."""
+    if SHAPE is None or CONTRACT is None:  # pinned_for refuses to start without a contract
+        raise NotReady("the service has no input contract")
+    parsed = SHAPE.parse(raw)
+    rows: np.ndarray = CONTRACT.validate(parsed.columns, parsed.rows, parsed.locate)
+    return rows
+
+
+def checked_rows_for_probabilities(raw: bytes) -> np.ndarray:
+    if not LOADED.probabilities:
+        raise NotServable(f"{MODEL.tag} gives no class probabilities")
+    return checked_rows(raw)
+
+
+def count_refusal(refusal: Refusal) -> None:
+    if LOADED.monitor is not None:
+        LOADED.monitor.rejected(refusal.reasons)
 
 
 # Serving settings, each measured by bench/serving.py:
+# - workers: one process by default; MODELGATE_WORKERS=2 (or cpu_count) serves from more
+#   cores, each worker batching its own requests.
 # - traffic.timeout: BentoML's timeout middleware keeps every request's context (and its
 #   tracing span) alive until the timer fires, so resident memory grows with rate x timeout;
 #   a prediction takes milliseconds, 3 s is ample and keeps that window (and memory) small.
@@ -279,6 +255,7 @@ BATCHING: dict[str, Any] = (
 #   on every response.
 @bentoml.service(
     name="modelgate",
+    workers=workers(),
     traffic={"timeout": 3},
     logging={"access": {"enabled": False}},
     tracing={"sample_rate": 0.0, "excluded_urls": ["/predict", "/predict_proba"]},
@@ -290,45 +267,51 @@ class ModelGate:
     def __init__(self) -> None:
         if PINNED is None:
             refuse(f"{ENV_VAR} is not set: set it to one of {', '.join(ENVIRONMENTS)}")
+        assert CONTRACT is not None  # pinned_for refused to start without one
         self.name, self.version, self.run_id, self.env, self.evidence = PINNED
+        self.contract = CONTRACT
         self.model = load(Path(self.bento_model.path) / MLFLOW_DIR)
+        classes = getattr(self.model, "classes_", None)
+        self.classes = None if classes is None else [plain(c) for c in classes]
         # the imports and the model are long-lived: keep them out of every later collection,
         # whose cost otherwise grows with the start-up heap
         gc.collect()
         gc.freeze()
         metadata = MODEL.stored.info.metadata if MODEL.stored else {}
         self.reference = json.loads(metadata[META_DRIFT]) if META_DRIFT in metadata else None
-        self.window: deque[dict[str, Any]] = deque(maxlen=DRIFT_WINDOW)
-        global MONITOR
-        MONITOR = self.monitor = Monitor(self.name, self.version, self.run_id, self.env)
+        self.window = Window(DRIFT_WINDOW, self.contract.column_values)
+        self.monitor = Monitor(self.name, self.version, self.run_id, self.env)
         if self.reference is not None:
             self.monitor.every(self.refresh_drift)
         self.monitor.start()
-        self.ready = True
+        LOADED.monitor = self.monitor
+        LOADED.probabilities = hasattr(self.model, "predict_proba")
+        LOADED.answers = answers_of(self.classes, LOADED.probabilities)
+        LOADED.ready = True
         logger.info("modelgate: serving %s v%s as %s", self.name, self.version, self.env)
 
-    def __is_ready__(self) -> bool:
-        return bool(getattr(self, "ready", False))
+    async def __is_ready__(self) -> bool:
+        return LOADED.ready
 
-    @bentoml.api(**BATCHING)  # type: ignore[untyped-decorator]
-    async def predict(self, rows: Rows) -> Annotated[list[Any], JSON]:
-        if not rows:
-            return []
-        labels = [plain(v) for v in self.call(self.model.predict, rows)]
+    @bentoml.api(**ROWS_API)  # type: ignore[untyped-decorator]
+    async def predict(self, rows: np.ndarray) -> Any:
+        """Labels, one per row, in order: the body is records (``{"rows": [...]}``), MLflow's
+        ``{"dataframe_split": {"columns": [...], "data": [...]}}`` or ``{"columns": {...}}``."""
+        if not len(rows):
+            return np.empty(0, object)
+        labels = self.call(self.model.predict, rows)
         self.monitor.predicted("predict", labels)
         return labels
 
-    @bentoml.api(**BATCHING)  # type: ignore[untyped-decorator]
-    async def predict_proba(self, rows: Rows) -> Annotated[list[dict[str, float]], JSON]:
-        method = getattr(self.model, "predict_proba", None)
-        if method is None:
-            raise NotServable(f"{self.name} v{self.version} gives no class probabilities")
-        if not rows:
+    @bentoml.api(**ROWS_API)  # type: ignore[untyped-decorator]
+    async def predict_proba(self, rows: np.ndarray) -> Any:
+        """One {class: probability} per row, in order; the bodies of /predict."""
+        if not len(rows):
             return []
-        classes = [str(plain(c)) for c in self.model.classes_]
-        probabilities = self.call(method, rows)
-        self.monitor.predicted("predict_proba", (classes[i] for i in probabilities.argmax(axis=1)))
-        return [dict(zip(classes, map(float, p), strict=True)) for p in probabilities]
+        classes = [str(c) for c in self.classes or ()]
+        probabilities = self.call(self.model.predict_proba, rows)
+        self.monitor.predicted("predict_proba", np.asarray(classes)[probabilities.argmax(axis=1)])
+        return [dict(zip(classes, p, strict=True)) for p in probabilities.tolist()]
 
     @bentoml.api(route="/drift")  # type: ignore[untyped-decorator]
     def drift(self) -> Annotated[dict[str, Any], JSON]:
@@ -339,19 +322,21 @@ class ModelGate:
         return {**report, "reference_rows": self.reference.get("rows")}
 
     def refresh_drift(self) -> dict[str, Any]:
-        from pytest_modelgate.stats.drift import drift_report
+        from pytest_modelgate.stats.drift import column_drift_report
 
-        report = drift_report(self.reference or {"features": {}}, list(self.window))
+        columns, rows = self.window.columns()
+        report = column_drift_report(self.reference or {"features": {}}, columns, rows)
         self.monitor.set_drift(
             {k: f["psi"] for k, f in report["features"].items()}, report["threshold"]
         )
         return report
 
-    def call(self, method: Any, rows: list[Any]) -> Any:
-        """The model's answer for ``rows``; a failure is counted by its exception class."""
-        self.window.extend(rows)
+    def call(self, method: Any, rows: np.ndarray) -> Any:
+        """The model's answer for a batch, from one DataFrame; a failure is counted by its
+        exception class."""
+        self.window.add(rows)
         try:
-            return method(to_frame(rows))
+            return method(self.contract.frame(rows))
         except Exception as exc:
             self.monitor.failed(exc)
             raise
@@ -367,6 +352,33 @@ class ModelGate:
             "gated_at": self.evidence.get("gated_at"),
             "bento": self.evidence.get("bento"),
         }
+
+
+def answers_of(classes: list[Any] | None, probabilities: bool) -> Answers:
+    label: dict[str, Any] = {"enum": classes} if classes is not None else {}
+    return Answers(label, classes, probabilities)
+
+
+def openapi() -> bytes:
+    """The service's OpenAPI document (built once the model is loaded)."""
+    if CONTRACT is None or LOADED.answers is None:
+        raise NotReady("the model is not loaded yet: retry shortly")
+    routes = {"/predict": "labels", "/predict_proba": "probabilities"}
+    base = SERVICE.openapi_spec.asdict()
+    return dump(document(base, CONTRACT, LIMITS.max_rows, routes, LOADED.answers))
+
+
+# bentoml.service made the class a bentoml.Service (mypy sees the class)
+SERVICE: Any = ModelGate
+SERVICE.add_asgi_middleware(
+    RequestLimits,
+    limits=LIMITS,
+    parsers={"/predict": checked_rows, "/predict_proba": checked_rows_for_probabilities},
+    json_routes=[api.route for api in SERVICE.apis.values()],
+    ready=lambda: LOADED.ready,
+    openapi=openapi,
+    refused=count_refusal,
+)
 
 
 def load(mlflow_dir: Path) -> Any:

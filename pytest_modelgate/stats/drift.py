@@ -94,9 +94,20 @@ def drift_report(
     profile: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], threshold: float = THRESHOLD
 ) -> dict[str, Any]:
     """Per-feature PSI of ``rows`` against ``profile`` and whether each exceeds ``threshold``."""
+    columns = {name: [row.get(name) for row in rows] for name in profile["features"]}
+    return column_drift_report(profile, columns, len(rows), threshold)
+
+
+def column_drift_report(
+    profile: Mapping[str, Any],
+    columns: Mapping[str, Sequence[Any]],
+    rows: int,
+    threshold: float = THRESHOLD,
+) -> dict[str, Any]:
+    """``drift_report`` of ``rows`` values given column by column (a missing column has none)."""
     features = {}
     for name, feature in profile["features"].items():
-        value = psi(feature, [row.get(name) for row in rows])
+        value = psi(feature, columns.get(name, ()))
         features[name] = {
             "psi": value,
             "drifted": value is not None and value > threshold,
@@ -104,7 +115,7 @@ def drift_report(
     return {
         "method": "psi",
         "threshold": threshold,
-        "window_rows": len(rows),
+        "window_rows": rows,
         "drifted": sorted(n for n, f in features.items() if f["drifted"]),
         "features": features,
     }

@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pytest_modelgate.gates.api import GateContext, GateResult
 from pytest_modelgate.gates.load.spec import LoadSpec
-
-if TYPE_CHECKING:
-    pass
 
 
 def check_load(spec: LoadSpec, ctx: GateContext) -> GateResult:
@@ -63,7 +60,9 @@ def decide(spec: LoadSpec, stats: dict[str, Any], what: str) -> GateResult:
     load = f"{p.users} users for {p.run_time_s:g}s, batch {p.batch}"
     figures = (
         f"{requests} requests, {failures} failed, {rps:.1f} requests/s, "
-        f"p95 {_ms(stats.get('p95_ms'))}, p99 {_ms(stats.get('p99_ms'))}"
+        f"p95 {_ms(stats.get('p95_ms'))}, p99 {_ms(stats.get('p99_ms'))} "
+        f"(aggregated over {p.processes} locust process{'es' if p.processes > 1 else ''}, "
+        f"{p.body} bodies)"
     )
     decisive = "p99_ms" if "p99_ms" in spec.budgets else next(iter(spec.budgets), None)
     result = GateResult(

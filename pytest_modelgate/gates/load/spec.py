@@ -8,13 +8,17 @@ Suite section::
       run_time_s: 5           # how long locust runs
       rows: 200               # eval rows sampled (with replacement) as request bodies
       batch: 1                # rows per request
+      body: rows              # body form: rows, dataframe_split or columns
+      processes: 2            # locust worker processes (locust's distributed mode)
+      max_requests: 100000    # the run stops short of this many requests
       p95_ms: 50              # budgets on locust's aggregated response times
       p99_ms: 100
       max_failure_ratio: 0.0  # failed requests / requests
       min_rps: 200            # requests per second over the run
 
 One item, ``load[users-N]``: it builds the bento a promotion would build, serves it in
-candidate mode, runs ``locust --headless`` and decides on locust's ``Aggregated`` stats.
+candidate mode, runs ``locust --headless --processes N`` on loopback and decides on the
+``Aggregated`` stats locust's master writes for all its workers.
 """
 
 from __future__ import annotations
@@ -40,6 +44,9 @@ SECTION_KEYS = {
     "run_time_s",
     "rows",
     "batch",
+    "body",
+    "processes",
+    "max_requests",
     *BUDGETS,
     "max_failure_ratio",
     "min_rps",
@@ -67,7 +74,7 @@ class LoadSpec:
 
 
 def parse_spec(node: Node, suite: Suite) -> LoadSpec:
-    from pytest_modelgate.release.load_runner import LoadPlan
+    from pytest_modelgate.release.load_runner import BODIES, DEFAULT_MAX_REQUESTS, LoadPlan
 
     def positive(key: str, default: float | None) -> float | None:
         if not node.has(key):
@@ -91,6 +98,9 @@ def parse_spec(node: Node, suite: Suite) -> LoadSpec:
         spawn_rate=positive("spawn_rate", float(users)) or float(users),
         run_time_s=positive("run_time_s", 10.0) or 10.0,
         batch=integer("batch", 1),
+        processes=integer("processes", 2),
+        body=node.value_or("body", lambda n: n.as_choice(BODIES), "rows"),
+        max_requests=integer("max_requests", DEFAULT_MAX_REQUESTS),
     )
     return LoadSpec(
         plan=plan,
