@@ -47,6 +47,20 @@ class ModelRef:
     def describe(self) -> str:
         return f"{self.name} v{self.version}"
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelRef:
+        """A version as ``as_dict`` described it (its signature and tags are not kept)."""
+        return cls(
+            name=data["name"],
+            version=int(data["version"]),
+            run_id=data.get("run_id"),
+            source=data.get("source") or "",
+            aliases=tuple(data.get("aliases") or ()),
+            flavors=tuple(data.get("flavors") or ()),
+            signature_inputs=None,
+            signature_outputs=None,
+        )
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,

@@ -27,6 +27,7 @@ table.gates td:first-child { white-space: nowrap; }
 tr.failed td:first-child, tr.error td:first-child, tr.xpassed td:first-child {
   color: #cf222e; font-weight: 600; }
 tr.passed td:first-child { color: #1a7f37; }
+tr.inconclusive td:first-child { color: #9a6700; font-weight: 600; }
 td.note { width: 30%; white-space: pre-wrap; font-size: 11px; color: #57606a; }
 .plots { display: grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr)); gap: 16px; }
 figure { margin: 0; } figure img { width: 100%; border: 1px solid #d0d7de; }

@@ -94,8 +94,23 @@ def bootstrap_paired_difference(
     seed: int,
 ) -> Estimate:
     """Interval of ``metric(candidate) - metric(champion)`` on the same resampled rows."""
-    table = compress(y_true, candidate, champion)
+    point, values = paired_difference_distribution(
+        metric, y_true, candidate, champion, resamples=resamples, seed=seed
+    )
+    return summarise(point, values, confidence, resamples)
 
+
+def paired_difference_distribution(
+    metric: Metric,
+    y_true: np.ndarray,
+    candidate: np.ndarray,
+    champion: np.ndarray,
+    *,
+    resamples: int,
+    seed: int,
+) -> tuple[float, np.ndarray]:
+    """``metric(candidate) - metric(champion)`` on all rows and on every resample of them."""
+    table = compress(y_true, candidate, champion)
     point = weighted_score(metric, table, 0, 1, table.counts) - weighted_score(
         metric, table, 0, 2, table.counts
     )
@@ -105,7 +120,7 @@ def bootstrap_paired_difference(
             for w in weight_chunks(table, resamples, seed)
         ]
     )
-    return summarise(point, values, confidence, resamples)
+    return point, values
 
 
 def summarise(point: float, values: np.ndarray, confidence: float, resamples: int) -> Estimate:
@@ -216,18 +231,3 @@ def violation_p_value(
     if maximum is not None:
         wrong |= values > maximum
     return float((1 + wrong.sum()) / (1 + values.size))
-
-
-def holm(p_values: list[float]) -> list[float]:
-    """Holm's step-down adjusted p-values (family-wise error control, any dependence).
-
-    Written here because statsmodels (``multipletests``) is not a dependency and scipy has
-    no Holm adjustment; it is a sort, a running maximum and a clip.
-    """
-    m = len(p_values)
-    order = np.argsort(p_values, kind="stable")
-    scaled = np.asarray(p_values, dtype=float)[order] * (m - np.arange(m))
-    adjusted = np.minimum(1.0, np.maximum.accumulate(scaled))
-    out = np.empty(m)
-    out[order] = adjusted
-    return [float(v) for v in out]

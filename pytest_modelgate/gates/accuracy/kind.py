@@ -31,11 +31,12 @@ class AccuracyGate:
         for label, entry in metrics.items():
             gate = parse_metric(label, entry, policy, suite)
             gates.append(gate)
-            checks.append(Check(GATE, label, GateThreshold(gate), required))
+            absolute = gate.minimum is not None or gate.maximum is not None
+            family = policy.family if absolute else None
+            checks.append(Check(GATE, label, GateThreshold(gate), required, family))
             if gate.max_drop is not None:
-                checks.append(
-                    Check(GATE, f"{label}-vs-champion", ChampionComparison(gate), required)
-                )
+                name = f"{label}-vs-champion"
+                checks.append(Check(GATE, name, ChampionComparison(gate), required, policy.family))
         slices = node.get("slices")
         if slices is not None:
             checks += accuracy_slice_checks(slices, gates, policy, suite, required)

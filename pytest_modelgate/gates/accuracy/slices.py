@@ -25,7 +25,7 @@ def accuracy_slice_checks(
     return slice_checks(
         "accuracy",
         slices,
-        parse_policy(node, policy.confidence, policy.decide_on),
+        parse_policy(node, policy.confidence, policy.decide_on, policy.family),
         metrics,
         suite,
         required,
