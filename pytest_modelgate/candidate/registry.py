@@ -33,6 +33,8 @@ class ModelRef:
     signature_inputs: tuple[tuple[str, str], ...] | None
     signature_outputs: str | None
     tags: dict[str, str] = field(default_factory=dict)
+    # the signature's output types (``double``, ``long``, ``string``, ``float64``, ...)
+    signature_output_types: tuple[str, ...] | None = None
 
     @property
     def uri(self) -> str:
@@ -215,13 +217,18 @@ class Registry:
 
         ref_uri = f"models:/{mv.name}/{mv.version}"
         info = mlflow.models.get_model_info(ref_uri)
-        inputs = outputs = None
+        inputs = outputs = output_types = None
         if info.signature is not None:
             inputs = tuple(
                 (str(col.name), str(getattr(col.type, "name", col.type)))
                 for col in info.signature.inputs.inputs
             )
             outputs = str(info.signature.outputs) if info.signature.outputs else None
+            if info.signature.outputs:
+                output_types = tuple(
+                    str(getattr(col.type, "name", col.type))
+                    for col in info.signature.outputs.inputs
+                )
         return ModelRef(
             name=mv.name,
             version=int(mv.version),
@@ -232,6 +239,7 @@ class Registry:
             signature_inputs=inputs,
             signature_outputs=outputs,
             tags=dict(mv.tags or {}),
+            signature_output_types=output_types,
         )
 
     @contextlib.contextmanager
