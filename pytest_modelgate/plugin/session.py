@@ -137,8 +137,8 @@ class GateSession:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         outcome = _outcome(report)
         payload = getattr(report, PAYLOAD, None)
-        if payload is not None and report.nodeid not in self.run.records:
-            self._adopt(report.nodeid, payload)  # the controller of an xdist run
+        if payload is not None and not self.worker:
+            self._adopt(report.nodeid, payload)  # the controller of an xdist run rebuilds it
         if outcome is None:
             return
         longrepr = str(report.longrepr) if report.failed else None

@@ -38,8 +38,14 @@ dt { font-weight: 600; } dd { margin: 0; overflow-wrap: anywhere; }
 NOTE_CHARS = 600
 
 
+FOREST = "Decisions (forest plot)"
+
+
 def render(report: dict[str, Any], plots: list[Plot]) -> str:
+    """The report opens with the forest plot of every decision, when there is one."""
     verdict_class = "pass" if report.get("promotable") else "fail"
+    opening = [p for p in plots if p.title == FOREST]
+    rest = [p for p in plots if p.title != FOREST]
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -48,16 +54,23 @@ def render(report: dict[str, Any], plots: list[Plot]) -> str:
         f"<h1>Model gates: {escape(headline(report, icon=False))}</h1>",
         f'<p class="verdict {verdict_class}" id="verdict">{escape(_verdict(report))}</p>',
         _reasons(report),
+        *_forest(opening),
         _facts(report),
         "<h2>Gate items</h2>",
         _table(report),
         "<h2>Plots</h2>",
-        f'<div class="plots">{"".join(_figure(plot) for plot in plots)}</div>'
-        if plots
+        f'<div class="plots">{"".join(_figure(plot) for plot in rest)}</div>'
+        if rest
         else "<p>No plot applies to the gates that ran.</p>",
         "</body></html>",
     ]
     return "\n".join(p for p in parts if p)
+
+
+def _forest(plots: list[Plot]) -> list[str]:
+    if not plots:
+        return []
+    return ["<h2>Decisions</h2>", f'<div class="forest" id="forest-plot">{_figure(plots[0])}</div>']
 
 
 def _verdict(report: dict[str, Any]) -> str:
