@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from pytest_modelgate.candidate.predictions import ModelHandle
+    from pytest_modelgate.gates.accuracy.draws import SectionDraws
 
 FAIL_ADVICE = "Improve the model on this metric, or revisit the threshold with the model's owners."
 
@@ -77,17 +78,17 @@ class GateThreshold:
     """``accuracy[NAME]``: the candidate's metric against min/max: pass when the interval is
     on the right side, fail when it is on the wrong side, inconclusive when it straddles."""
 
-    def __init__(self, gate: MetricGate) -> None:
+    def __init__(self, gate: MetricGate, draws: SectionDraws | None = None) -> None:
+        from pytest_modelgate.gates.accuracy.draws import SectionDraws
+
         self.gate = gate
+        self.draws = draws or SectionDraws([gate])
 
     def __call__(self, ctx: GateContext) -> GateResult:
-        from pytest_modelgate.stats.bootstrap import bootstrap_distribution, summarise
+        from pytest_modelgate.stats.bootstrap import summarise
 
         gate, policy = self.gate, self.gate.policy
-        y_true, scored = scored_outputs(ctx, gate, "candidate")
-        point, draws = bootstrap_distribution(
-            gate.spec.function, y_true, scored, resamples=policy.resamples, seed=policy.seed
-        )
+        (y_true, _), point, draws = self.draws.single(ctx, gate)
         estimate = summarise(point, draws, policy.confidence, policy.resamples)
         threshold = _threshold(gate)
         result = GateResult(
@@ -147,11 +148,14 @@ class ChampionComparison:
     """``accuracy[NAME-vs-champion]``: paired non-inferiority on the same rows. The claim is
     the candidate's metric against the champion's, less ``max_drop``."""
 
-    def __init__(self, gate: MetricGate) -> None:
+    def __init__(self, gate: MetricGate, draws: SectionDraws | None = None) -> None:
+        from pytest_modelgate.gates.accuracy.draws import SectionDraws
+
         self.gate = gate
+        self.draws = draws or SectionDraws([gate])
 
     def __call__(self, ctx: GateContext) -> GateResult:
-        from pytest_modelgate.stats.bootstrap import paired_difference_distribution, summarise
+        from pytest_modelgate.stats.bootstrap import summarise
 
         gate, policy = self.gate, self.gate.policy
         threshold = {"max_drop": gate.max_drop or 0.0}
@@ -160,18 +164,10 @@ class ChampionComparison:
             return missing_champion(
                 ctx, gate.label, threshold, policy.on_missing_champion, "accuracy"
             )
-        y_true, candidate = scored_outputs(ctx, gate, "candidate")
-        _, incumbent = scored_outputs(ctx, gate, "champion")
-        point, draws = paired_difference_distribution(
-            gate.spec.function,
-            y_true,
-            candidate,
-            incumbent,
-            resamples=policy.resamples,
-            seed=policy.seed,
-        )
+        (y_true, _), (ours, our_draws), (theirs, their_draws) = self.draws.paired(ctx, gate)
+        point, draws = ours - theirs, our_draws - their_draws
         diff = summarise(point, draws, policy.confidence, policy.resamples)
-        champion_value = float(gate.spec.function(y_true, incumbent))
+        champion_value = float(theirs)
         greater = gate.spec.greater_is_better
         drop = threshold["max_drop"]
         result = GateResult(
