@@ -149,12 +149,17 @@ def _log_loss(y: np.ndarray, p: np.ndarray, kwargs: dict[str, Any]) -> Scorer:
     if proba.ndim != 2 or proba.shape[1] != len(classes) or len(classes) < 2:
         raise ValueError("probability columns do not match the classes")
     eps = np.finfo(proba.dtype).eps
-    proba = np.clip(proba, eps, 1 - eps)
-    proba = proba / proba.sum(axis=1, keepdims=True)
     index = np.searchsorted(classes, y)
     if np.any(index >= len(classes)) or np.any(classes[np.minimum(index, len(classes) - 1)] != y):
         raise ValueError("labels outside the classes")
-    return _weighted_mean(-np.log(proba[np.arange(len(y)), index]))
+    rows = np.arange(len(y))
+    clipped = np.clip(proba, eps, 1 - eps)
+    # the true class's probability after sklearn's clipping and renormalising of each row
+    true = clipped[rows, index] / clipped.sum(axis=1)
+    del clipped
+    np.log(true, out=true)
+    np.negative(true, out=true)
+    return _weighted_mean(true)
 
 
 def _brier(y: np.ndarray, p: np.ndarray, kwargs: dict[str, Any]) -> Scorer:
@@ -180,19 +185,29 @@ def _roc_auc(y: np.ndarray, p: np.ndarray, kwargs: dict[str, Any]) -> Scorer:
     if scores.ndim != 1 or len(classes) != 2:
         raise ValueError("binary scores only")
     order = np.argsort(scores, kind="stable")
-    positive = (y[order] == classes[1]).astype(float)
+    positive = y[order] == classes[1]
     sorted_scores = scores[order]
     starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
+    del sorted_scores
+    ties = len(starts) < len(scores)
+    if not ties:
+        starts = starts[:0]  # not needed: every score is distinct
 
     def score(weights: np.ndarray, total: np.ndarray | None = None) -> np.ndarray:
-        w = np.asarray(weights, dtype=float)[:, order]
-        wp = np.add.reduceat(w * positive, starts, axis=1)  # per distinct score
-        wn = np.add.reduceat(w * (1.0 - positive), starts, axis=1)
-        below = np.cumsum(wn, axis=1) - wn  # negatives scored strictly lower
-        total_p, total_n = wp.sum(axis=1), wn.sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            auc = (wp * (below + wn / 2.0)).sum(axis=1) / (total_p * total_n)
-        return np.asarray(np.where((total_p > 0) & (total_n > 0), auc, np.nan), dtype=float)
+        w = np.asarray(weights, dtype=float)
+        out = np.empty(len(w))
+        for r in range(len(w)):  # a resample at a time: three vectors of rows in memory
+            wn = w[r, order]
+            wp = wn * positive
+            wn -= wp
+            if ties:  # per distinct score: pairs within a tie count half
+                wp, wn = np.add.reduceat(wp, starts), np.add.reduceat(wn, starts)
+            total_p, total_n = wp.sum(), wn.sum()
+            below = np.cumsum(wn)
+            wn *= 0.5
+            below -= wn  # negatives scored lower, and half of those tied
+            out[r] = (wp @ below) / (total_p * total_n) if total_p > 0 and total_n > 0 else np.nan
+        return out
 
     return score
 
