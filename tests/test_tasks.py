@@ -168,32 +168,37 @@ def _labelled(kind: str, n: int = 300) -> tuple[pd.DataFrame, np.ndarray]:
 @pytest.mark.parametrize(
     ("kind", "estimator", "metrics", "expected"),
     [
-        (
+        pytest.param(
             "strings, three classes",
             LogisticRegression(max_iter=500),
-            "      accuracy: {min: 0.6}\n      f1_macro: {min: 0.6}\n      roc_auc_ovr: {min: 0.7}\n      log_loss: {max: 1.0}",
+            "      accuracy: {min: 0.6}\n      f1_macro: {min: 0.6}\n"
+            "      roc_auc_ovr: {min: 0.7}\n      log_loss: {max: 1.0}",
             {"passed": 9},
+            id="string-labels-multiclass-with-probabilities",
         ),
-        (
+        pytest.param(
             "integers, three classes",
             DecisionTreeClassifier(max_depth=3, random_state=0),
             "      balanced_accuracy: {min: 0.5}\n      log_loss: {max: 5}",
             {"passed": 7},
+            id="integer-labels-multiclass-with-probabilities",
         ),
-        (
+        pytest.param(
             "integers, two classes",
             LinearSVC(),
             "      accuracy: {min: 0.7}\n      f1: {min: 0.7}\n      roc_auc: {min: 0.7}",
             {"passed": 7, "failed": 1},
+            id="integer-labels-binary-without-probabilities",
         ),
-        (
+        pytest.param(
             "strings, two classes",
             DecisionTreeClassifier(max_depth=3, random_state=0),
-            "      f1: {min: 0.6}\n      f1_yes: {metric: f1_score, params: {pos_label: 'yes'}, min: 0.6}",
+            "      f1: {min: 0.6}\n"
+            "      f1_yes: {metric: f1_score, params: {pos_label: 'yes'}, min: 0.6}",
             {"passed": 6, "failed": 1},
+            id="string-labels-binary-with-probabilities",
         ),
     ],
-    ids=lambda v: v if isinstance(v, str) and "," in v else None,
 )
 def test_classifiers_of_every_label_kind_keep_their_gates(
     pytester, registry, kind, estimator, metrics, expected

@@ -43,7 +43,7 @@ class SectionDraws:
         return outcome
 
     def _compute(self, ctx: GateContext, paired: bool) -> dict[str, Any]:
-        from pytest_modelgate.gates.accuracy.checks import scored_outputs
+        from pytest_modelgate.gates.accuracy.outputs import scored_outputs
         from pytest_modelgate.stats.bootstrap import Job, distributions
 
         wanted = [

@@ -166,18 +166,22 @@ class ChampionCalibration:
             # the decision interval is on the candidate's scale: champion + increase
             low, high = decided.low - champion_value, decided.high - champion_value
             name = decided.interval_name()
+            interval = f"[{low:+.4f}, {high:+.4f}]"
             if decided.verdict == "pass":
-                return f"{head}; the {name} of the increase [{low:+.4f}, {high:+.4f}] is within max_increase {increase:g}{decided.correction_text()}"
+                return (
+                    f"{head}; the increase's {name} {interval} is within max_increase "
+                    f"{increase:g}{decided.correction_text()}"
+                )
             if decided.verdict == "fail":
                 return (
-                    f"{head}: the whole {name} of the increase [{low:+.4f}, {high:+.4f}] exceeds "
-                    f"max_increase {increase:g}{decided.correction_text()}. The candidate may not "
-                    f"be worse calibrated than the champion by more than that. {ADVICE}"
+                    f"{head}: the increase's whole {name} {interval} exceeds max_increase "
+                    f"{increase:g}{decided.correction_text()}. The candidate may not be worse "
+                    f"calibrated than the champion by more than that. {ADVICE}"
                 )
             return (
-                f"INCONCLUSIVE, not enough evidence: {head}: the {name} of the increase "
-                f"[{low:+.4f}, {high:+.4f}] straddles max_increase {increase:g}"
-                f"{decided.correction_text()}; {decided.rows_text()}."
+                f"INCONCLUSIVE, not enough evidence: {head}: the increase's {name} {interval} "
+                f"straddles max_increase {increase:g}{decided.correction_text()}; "
+                f"{decided.rows_text()}."
             )
 
         result.claim = interval_claim(
