@@ -31,6 +31,7 @@ tr.inconclusive td:first-child { color: #9a6700; font-weight: 600; }
 td.note { width: 30%; white-space: pre-wrap; font-size: 11px; color: #57606a; }
 .plots { display: grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr)); gap: 16px; }
 figure { margin: 0; } figure img { width: 100%; border: 1px solid #d0d7de; }
+.forest figure img { width: auto; max-width: 100%; }
 figcaption { font-size: 12px; color: #57606a; }
 dl { display: grid; grid-template-columns: max-content auto; gap: 2px 12px; font-size: 13px; }
 dt { font-weight: 600; } dd { margin: 0; overflow-wrap: anywhere; }
