@@ -356,3 +356,25 @@ def test_biased_credit_model_fails_naming_group_metric_interval_and_threshold(py
         ]
     )
     assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_thin_groups_are_inconclusive_and_the_advice_is_more_data_not_a_disparity(
+    pytester, registry
+):
+    # 60 rows a group: the gap (0.15) may or may not be under 0.2, and nothing more is said
+    frame = pd.concat([cell(60, 0.6, 0.4, g="a"), cell(60, 0.4, 0.3, g="b")])
+    version = project(pytester, registry, frame, "demographic_parity_difference: {max: 0.2}")
+    result = pytester.runpytest(*registry.args("m", version), "--gate-report", "report.json")
+    assert_verdicts(result, inconclusive=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*INCONCLUSIVE, not enough evidence: demographic_parity_difference@g = 0.1500 [[]*]: "
+            "upper bound of the 95% interval * is above max 0.2*: the groups' data cannot show "
+            "whether the threshold holds; collect more data for group g=* (60 rows, the widest "
+            "interval): at the observed rates about *x the rows of every group would settle it*",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*Retrain*")
+    item = report(pytester)["items"][0]["result"]
+    assert item["rows_needed"] > 120
+    assert set(item["details"]["group_rows_needed"]) == {"g=a", "g=b"}
