@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import mlflow
 import pytest
 
 from pytest_modelgate.release.evidence import read_history
@@ -17,7 +18,8 @@ REPO = Path(__file__).resolve().parents[1]
 BENTOFILE = REPO / "bentofile.yaml"
 
 # a run-wide family across gates (accuracy, its champion comparison, a slice, fairness), an
-# inconclusive item, a failing one, and a custom gate: every kind of record crosses workers
+# advisory section with an inconclusive item, and a custom gate: every kind of record crosses
+# workers, and the run is promotable
 SUITE = """
 model: m
 data: {path: eval.csv}
@@ -29,15 +31,16 @@ gates:
     seed: 2
     metrics:
       accuracy: {min: 0.7, max_drop: 0.05}
-      f1: {min: 0.9}
-      balanced_accuracy: {min: 0.86}
+      f1: {min: 0.75}
     slices: {columns: [g], metrics: [accuracy], min_rows: 30}
   fairness:
+    required: false
     resamples: 200
     seed: 2
     min_group_size: 20
     metrics:
       demographic_parity_difference: {max: 0.5}
+      recall_every_group: {metric: recall, group_min: 0.88}
   schema:
     columns: {a: float64}
 """
@@ -82,34 +85,31 @@ def test_two_workers_write_the_report_one_process_writes_and_only_the_controller
     args = [*registry.args("m", version), "-p", "no:cacheprovider", "--bentofile", str(BENTOFILE)]
 
     alone = pytester.runpytest(*args, "-n", "0", "--gate-report", "alone.json")
-    # the same run on two workers, asked to promote: it must refuse, once, in the controller
-    refused = pytester.runpytest_subprocess(
+    two = pytester.runpytest_subprocess(
         *args, "-n", "2", "--gate-report", "two.json", "--promote", "staging"
     )
-    assert alone.ret == refused.ret == pytest.ExitCode.TESTS_FAILED
+    # the advisory inconclusive item fails as a test (pytest's exit status says so) but does
+    # not block the verdict
+    assert alone.ret == two.ret == pytest.ExitCode.TESTS_FAILED, two.stdout.str()
     assert comparable(pytester.path / "two.json") == comparable(pytester.path / "alone.json")
     report = comparable(pytester.path / "two.json")
     outcomes = {i["nodeid"].split("::")[-1]: i["outcome"] for i in report["items"]}
     assert outcomes["accuracy[accuracy-vs-champion]"] == "passed"
-    assert outcomes["accuracy[f1]"] == "inconclusive"
+    assert outcomes["fairness[recall_every_group@g]"] == "inconclusive"  # advisory
     assert outcomes["test_predictions_copy_column_a"] == "passed"
     assert len(report["error_control"]["run"]["members"]) == 7
-    refused.stdout.fnmatch_lines(
+    assert report["promotable"] is True
+    two.stdout.fnmatch_lines(
         [
+            "*INCONCLUSIVE GATES*",
             "*model gates*",
-            "*INCONCLUSIVE*accuracy[[]f1[]]*",
-            "*verdict: NOT promotable*",
-            "*NOT promoted to staging: not every required gate ran and passed:*",
+            "INCONCLUSIVE*fairness[[]recall_every_group@g[]]*",
+            "*verdict: every required gate ran and passed*",
+            f"*promoted m v{version} to staging (alias 'staging' was nothing)*",
         ]
     )
-    assert refused.stdout.str().count("NOT promoted to staging") == 1
-
-    # thresholds the evidence settles: the two workers' run promotes, once
-    write_suite(pytester.path, SUITE.replace("f1: {min: 0.9}", "f1: {min: 0.75}").replace(
-        "balanced_accuracy: {min: 0.86}", "balanced_accuracy: {min: 0.8}"))  # fmt: skip
-    promoted = pytester.runpytest_subprocess(*args, "-n", "2", "--promote", "staging")
-    assert promoted.ret == pytest.ExitCode.OK, promoted.stdout.str()
-    assert promoted.stdout.str().count(f"promoted m v{version} to staging") == 1
-    client = __import__("mlflow").MlflowClient(registry.uri, registry.uri)
+    # only the controller promoted, once, after both workers were done
+    assert two.stdout.str().count(f"promoted m v{version} to staging") == 1
+    client = mlflow.MlflowClient(registry.uri, registry.uri)
     assert alias_version(client, "m", "staging") == version
     assert [e["version"] for e in read_history(client, "m", "staging")] == [version]
