@@ -7,7 +7,16 @@ PYTEST_DONT_REWRITE: the plugin's own asserts are invariants, not test assertion
 """
 
 from pytest_modelgate.errors import ModelgateError
-from pytest_modelgate.gates.api import Check, GateContext, GateKind, GateResult
+from pytest_modelgate.gates.api import Check, Claim, Decision, GateContext, GateKind, GateResult
 from pytest_modelgate.version import __version__
 
-__all__ = ["Check", "GateContext", "GateKind", "GateResult", "ModelgateError", "__version__"]
+__all__ = [
+    "Check",
+    "Claim",
+    "Decision",
+    "GateContext",
+    "GateKind",
+    "GateResult",
+    "ModelgateError",
+    "__version__",
+]

@@ -55,6 +55,10 @@ class GateFailed(ModelgateError, AssertionError):
         super().__init__(message)
 
 
+class GateInconclusive(GateFailed):
+    """A gate item's evidence could not decide either way: not a pass, so it blocks promotion."""
+
+
 class BentoError(ModelgateError):
     """The bento could not be built."""
 

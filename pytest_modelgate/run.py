@@ -25,10 +25,24 @@ if TYPE_CHECKING:
     from pytest_modelgate.candidate.datasets import Dataset
     from pytest_modelgate.candidate.predictions import ModelHandle
     from pytest_modelgate.candidate.registry import ModelRef, Registry
+    from pytest_modelgate.candidate.task import Task
     from pytest_modelgate.suite.parse import Suite
 
 NOT_RUN = "not run"
+INCONCLUSIVE = "inconclusive"
 _UNSET: Any = object()
+
+
+@dataclass(frozen=True)
+class ErrorControl:
+    """A family's error level and correction, and where each came from."""
+
+    alpha: float
+    method: str
+    source: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"alpha": self.alpha, "method": self.method, "source": self.source}
 
 
 @dataclass
@@ -57,6 +71,7 @@ class RunSnapshot:
     records: tuple[ItemRecord, ...]
     interrupted: bool
     gate_report: Path | None
+    error_control: dict[str, Any]  # family -> its level, correction and planned members
 
 
 class GateRun:
@@ -72,6 +87,14 @@ class GateRun:
         self._champion: Any = _UNSET
         self._data: dict[Suite, Dataset] = {}
         self._tmp: Path | None = None
+        self._tasks: dict[Suite, Task] = {}
+        # error control: the planned members of each family, and each family's results once
+        # decided (an exception where a member could not run)
+        self.planned: dict[str, tuple[Check, Suite]] = {}
+        self.families: dict[str, list[str]] = {}
+        self._decided: dict[str, dict[str, GateResult | Exception]] = {}
+        # what pytest-xdist workers reported (the controller runs no gate itself)
+        self.remote: dict[str, Any] = {}
 
     # -- what checks and fixtures ask for (GateContext) ------------------------------------
 
@@ -135,6 +158,15 @@ class GateRun:
             )
         return self._data[suite]
 
+    def task(self, suite: Suite) -> Task:
+        """The suite's ``task:``, else what the candidate and the suite's target say."""
+        if suite not in self._tasks:
+            from pytest_modelgate.candidate.task import detect_task
+
+            y = None if suite.task else self.eval_data(suite).y
+            self._tasks[suite] = detect_task(self.candidate.model, y, suite.task, suite.task_where)
+        return self._tasks[suite]
+
     def loaded_data(self) -> list[Dataset]:
         """Every evaluation dataset the run read, once each."""
         unique = {(d.source, d.sha256, d.features): d for d in self._data.values()}
@@ -189,6 +221,97 @@ class GateRun:
             f"({', '.join(map(str, self.suites))}); put the custom gate beside one of them"
         )
 
+    # -- error control ---------------------------------------------------------------------
+
+    def plan_items(self, items: list[tuple[str, Check, Suite]]) -> None:
+        """The gate items this session runs, in collection order: every check with a family
+        joins it (a family is decided together the first time one of its items runs)."""
+        self.planned = {nodeid: (check, suite) for nodeid, check, suite in items}
+        self.families = {}
+        for nodeid, check, _ in items:
+            if check.family is not None:
+                self.families.setdefault(check.family, []).append(nodeid)
+        for family in self.families:
+            self.control(family)  # a conflict between suites is a usage error, found now
+
+    def control(self, family: str) -> ErrorControl:
+        """The family's level and correction: the run's option, else its suites' error_control
+        (which must agree), else the defaults."""
+        from pytest_modelgate.settings import DEFAULT_ERROR_CONTROL, DEFAULT_GATE_ALPHA
+
+        s = self.settings
+        suites = {self.planned[n][1] for n in self.families.get(family, ())}
+        specs = [x.error_control for x in suites if x.error_control is not None]
+
+        def pick(key: str, given: Any, where: str, default: Any) -> tuple[Any, str]:
+            if given is not None:
+                return given, where
+            chosen = {
+                (getattr(spec, key), spec.where) for spec in specs if getattr(spec, key) is not None
+            }
+            values = {value for value, _ in chosen}
+            if len(values) > 1:
+                places = ", ".join(f"{v} at {w}" for v, w in sorted(chosen, key=str))
+                raise ConfigError(
+                    f"the suites of error-control family {family!r} disagree on its {key} "
+                    f"({places}); set it once with --gate-{'alpha' if key == 'alpha' else 'error-control'} "
+                    "or give the suites' sections different 'family:' names"
+                )
+            if chosen:
+                value, at = sorted(chosen, key=str)[0]
+                return value, at
+            return default, "default"
+
+        alpha, alpha_at = pick("alpha", s.gate_alpha, s.gate_alpha_source, DEFAULT_GATE_ALPHA)
+        method, method_at = pick(
+            "method", s.error_control, s.error_control_source, DEFAULT_ERROR_CONTROL
+        )
+        source = alpha_at if alpha_at == method_at else f"alpha: {alpha_at}; method: {method_at}"
+        return ErrorControl(float(alpha), str(method), source)
+
+    def result_for(self, nodeid: str, check: Check) -> GateResult:
+        """Run a check and decide it: on its own, or with every claim of its family."""
+        from pytest_modelgate.gates.policy import decide_alone
+
+        family = check.family if nodeid in self.planned else None
+        if family is None or self.control(family).method == "none":
+            result = check.run(self)
+            if result.claim is not None:
+                result.claim.decide(decide_alone(result.claim))
+            return result
+        if family not in self._decided:
+            self._decided[family] = self._decide_family(family)
+        outcome = self._decided[family][nodeid]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def _decide_family(self, family: str) -> dict[str, GateResult | Exception]:
+        from pytest_modelgate.gates.policy import decide_family
+
+        control = self.control(family)
+        outcomes: dict[str, GateResult | Exception] = {}
+        for nodeid in self.families[family]:
+            try:
+                outcomes[nodeid] = self.planned[nodeid][0].run(self)
+            except Exception as exc:  # it is raised again in its own item
+                outcomes[nodeid] = exc
+        claimed = [r for r in outcomes.values() if isinstance(r, GateResult) and r.claim]
+        claims = [r.claim for r in claimed if r.claim is not None]
+        decisions = decide_family(claims, family, control.alpha, control.method)
+        for claim, decision in zip(claims, decisions, strict=True):
+            claim.decide(decision)
+        return outcomes
+
+    def error_control_summary(self) -> dict[str, Any]:
+        if "error_control" in self.remote:
+            summary: dict[str, Any] = self.remote["error_control"]
+            return summary
+        out = {}
+        for family, members in self.families.items():
+            out[family] = {**self.control(family).as_dict(), "members": list(members)}
+        return out
+
     # -- records ---------------------------------------------------------------------------
 
     def track(self, nodeid: str, gate: str, required: bool) -> ItemRecord:
@@ -205,17 +328,83 @@ class GateRun:
         record = self.records.get(nodeid)
         if record is None:
             return
-        if record.outcome in (NOT_RUN, "passed") or outcome in ("failed", "error"):
+        if record.outcome in (NOT_RUN, "passed") or outcome in ("failed", "error", INCONCLUSIVE):
             record.outcome = outcome
         if longrepr is not None:
             record.longrepr = longrepr[-2000:]
 
+    # -- pytest-xdist: what workers know, merged in the controller --------------------------
+
+    def worker_facts(self) -> dict[str, Any]:
+        """What a worker tells the controller at its end, as plain data: every gate item it
+        collected (all of them: each worker collects the whole plan), in collection order, with
+        the outcome only where the controller cannot see it (deselected), the data it read, the
+        champion if it looked it up, and the error-control families."""
+        from pytest_modelgate.jsonio import plain
+
+        champion: Any = "unset"
+        if self._champion is not _UNSET:
+            champion = None if self._champion is None else self._champion.ref.as_dict()
+        facts: dict[str, Any] = plain(
+            {
+                "records": [
+                    {
+                        "nodeid": r.nodeid,
+                        "gate": r.gate,
+                        "required": r.required,
+                        "deselected": r.outcome == "deselected",
+                    }
+                    for r in self.records.values()
+                ],
+                "data": {str(suite.path): data.as_dict() for suite, data in self._data.items()},
+                "champion": champion,
+                "error_control": self.error_control_summary(),
+                "interrupted": self.interrupted,
+            }
+        )
+        return facts
+
+    def merge_worker(self, facts: dict[str, Any]) -> None:
+        order = self.remote.setdefault("order", [])
+        for entry in facts.get("records", ()):
+            record = self.track(entry["nodeid"], entry["gate"], entry["required"])
+            if entry.get("deselected") and record.outcome == NOT_RUN:
+                record.outcome = "deselected"
+            if entry["nodeid"] not in order:
+                order.append(entry["nodeid"])
+        self.remote.setdefault("data", {}).update(facts.get("data") or {})
+        if facts.get("champion") != "unset":
+            self.remote["champion"] = facts.get("champion")
+        self.remote.setdefault("error_control", facts.get("error_control") or {})
+        self.interrupted |= bool(facts.get("interrupted"))
+
+    def adopt_outcomes(self, outcomes: dict[str, tuple[str, str | None]]) -> None:
+        """Outcomes the controller saw without figures (a worker crashed on the item)."""
+        for nodeid, (outcome, longrepr) in outcomes.items():
+            if nodeid in self.records:
+                self.record_outcome(nodeid, outcome, longrepr)
+
+    def _ordered_records(self) -> tuple[ItemRecord, ...]:
+        order = self.remote.get("order")
+        if not order:
+            return tuple(self.records.values())
+        rank = {nodeid: i for i, nodeid in enumerate(order)}
+        return tuple(sorted(self.records.values(), key=lambda r: rank.get(r.nodeid, len(rank))))
+
     def snapshot(self) -> RunSnapshot:
+        from pytest_modelgate.candidate.registry import ModelRef
+
         champion = None if self._champion in (_UNSET, None) else self._champion.ref
-        if self._champion is _UNSET:
+        remote_champion = self.remote.get("champion", "unset")
+        if self._champion is _UNSET and remote_champion != "unset":
+            champion = None if remote_champion is None else ModelRef.from_dict(remote_champion)
+            champion_text = "none" if champion is None else champion.describe()
+        elif self._champion is _UNSET:
             champion_text = "not looked up (no gate compared against it)"
         else:
             champion_text = "none" if champion is None else champion.describe()
+        data = {str(suite.path): data.as_dict() for suite, data in self._data.items()}
+        data.update(self.remote.get("data") or {})
         return RunSnapshot(
             model_name=str(self.settings.model_name),
             candidate=None if self._candidate is None else self._candidate.ref,
@@ -223,8 +412,9 @@ class GateRun:
             champion=champion,
             champion_text=champion_text,
             tracking_uri=None if self._registry is None else self._registry.redacted_uri,
-            data={str(suite.path): data.as_dict() for suite, data in self._data.items()},
-            records=tuple(self.records.values()),
+            data=dict(sorted(data.items())),
+            records=self._ordered_records(),
             interrupted=self.interrupted,
             gate_report=self.settings.gate_report,
+            error_control=self.error_control_summary(),
         )

@@ -22,6 +22,8 @@ ENV_GATE_REPORT = "MODELGATE_GATE_REPORT"
 ENV_BENTOFILE = "MODELGATE_BENTOFILE"
 ENV_GATE_SUMMARY = "MODELGATE_GATE_SUMMARY"
 ENV_GATE_HTML = "MODELGATE_GATE_HTML"
+ENV_GATE_ALPHA = "MODELGATE_GATE_ALPHA"
+ENV_ERROR_CONTROL = "MODELGATE_ERROR_CONTROL"
 
 INI_TRACKING_URI = "modelgate_tracking_uri"
 INI_GATE_REPORT = "modelgate_gate_report"
@@ -29,12 +31,17 @@ INI_CHAMPION_ALIAS = "modelgate_champion_alias"
 INI_BENTOFILE = "modelgate_bentofile"
 INI_GATE_SUMMARY = "modelgate_gate_summary"
 INI_GATE_HTML = "modelgate_gate_html"
+INI_GATE_ALPHA = "modelgate_gate_alpha"
+INI_ERROR_CONTROL = "modelgate_error_control"
 
 DEFAULT_REGISTRY_DIR = ".modelgate"
 DEFAULT_REGISTRY_FILE = "registry.db"
 DEFAULT_CHAMPION_ALIAS = "production"
 DEFAULT_BENTOFILE = "bentofile.yaml"
 PROMOTION_ENVIRONMENTS = ("staging", "production")
+DEFAULT_GATE_ALPHA = 0.05
+ERROR_CONTROL_METHODS = ("holm", "bonferroni", "none")
+DEFAULT_ERROR_CONTROL = "holm"
 
 _ALIAS_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,254}$")
 _KNOWN_SCHEMES = ("sqlite", "file", "http", "https", "postgresql", "mysql", "mssql", "databricks")
@@ -63,6 +70,11 @@ class Settings:
     bentofile: Path | None = None
     gate_summary: Path | None = None
     gate_html: Path | None = None
+    # the run's family-wise error level and correction; None: the suite's, else the default
+    gate_alpha: float | None = None
+    gate_alpha_source: str = "default"
+    error_control: str | None = None
+    error_control_source: str = "default"
 
     @property
     def active(self) -> bool:
@@ -116,6 +128,22 @@ def add_options(parser: pytest.Parser) -> None:
         f"[{ENV_GATE_HTML}, ini {INI_GATE_HTML}]",
     )
     group.addoption(
+        "--gate-alpha",
+        default=None,
+        metavar="ALPHA",
+        help="family-wise error level of the checks decided on an interval: the chance of any "
+        f"wrong pass or fail among them [{ENV_GATE_ALPHA}, ini {INI_GATE_ALPHA}, else the "
+        f"suite's error_control, default {DEFAULT_GATE_ALPHA}]",
+    )
+    group.addoption(
+        "--gate-error-control",
+        default=None,
+        metavar="METHOD",
+        help=f"how a family of checks is corrected: {', '.join(ERROR_CONTROL_METHODS)} "
+        f"(none: each at its own section's confidence) [{ENV_ERROR_CONTROL}, ini "
+        f"{INI_ERROR_CONTROL}, else the suite's error_control, default {DEFAULT_ERROR_CONTROL}]",
+    )
+    group.addoption(
         "--promote",
         default=None,
         metavar="ENV",
@@ -138,6 +166,8 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini(INI_BENTOFILE, "bentofile a promotion builds from", default="")
     parser.addini(INI_GATE_SUMMARY, "path of the markdown gate summary", default="")
     parser.addini(INI_GATE_HTML, "path of the HTML gate report", default="")
+    parser.addini(INI_GATE_ALPHA, "family-wise error level of interval decisions", default="")
+    parser.addini(INI_ERROR_CONTROL, "holm, bonferroni or none", default="")
     parser.addini(
         INI_CHAMPION_ALIAS,
         "registry alias whose version is the champion",
@@ -179,7 +209,35 @@ def resolve_settings(config: pytest.Config) -> Settings:
         bentofile=_bentofile(config),
         **_promotion(config, name),
         **_outputs(config, rootpath),
+        **_error_control(config),
     )
+
+
+def _error_control(config: pytest.Config) -> dict[str, Any]:
+    """The run's error level and correction, when the command line, environment or ini set them."""
+    alpha = _pick(config, "--gate-alpha", ENV_GATE_ALPHA, INI_GATE_ALPHA)
+    method = _pick(config, "--gate-error-control", ENV_ERROR_CONTROL, INI_ERROR_CONTROL)
+    out: dict[str, Any] = {}
+    if alpha is not None:
+        try:
+            value = float(alpha.raw.strip())
+        except ValueError:
+            value = float("nan")
+        if not 0.0 < value < 1.0:
+            raise pytest.UsageError(
+                f"Invalid error level {alpha.raw!r} from {alpha.where}: expected a number "
+                "strictly between 0 and 1, such as 0.05"
+            )
+        out.update(gate_alpha=value, gate_alpha_source=alpha.where)
+    if method is not None:
+        text = method.raw.strip()
+        if text not in ERROR_CONTROL_METHODS:
+            raise pytest.UsageError(
+                f"Invalid error control {method.raw!r} from {method.where}: expected one of "
+                f"{', '.join(ERROR_CONTROL_METHODS)}"
+            )
+        out.update(error_control=text, error_control_source=method.where)
+    return out
 
 
 def _outputs(config: pytest.Config, rootpath: Path) -> dict[str, Any]:

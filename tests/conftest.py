@@ -99,6 +99,14 @@ def eval_frame(rows: int, error_rates: dict[str, float], seed: int = 0) -> pd.Da
     return frame
 
 
+def assert_verdicts(result: pytest.RunResult, **expected: int) -> None:
+    """pytest's outcome counts with gate verdicts: ``inconclusive`` is its own count (an
+    inconclusive gate item fails, but reads INCONCLUSIVE and is not counted as failed)."""
+    seen = result.parseoutcomes()
+    seen = {k: v for k, v in seen.items() if k not in ("warnings", "warning")}
+    assert {k: v for k, v in seen.items() if v} == {k: v for k, v in expected.items() if v}
+
+
 def write_suite(directory: Path, text: str, name: str = "suite.yaml") -> Path:
     path = directory / name
     path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")

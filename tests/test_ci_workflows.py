@@ -189,7 +189,7 @@ def browse(html: Path, tmp_path: Path, *extra: str) -> subprocess.CompletedProce
     command = [
         chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,2000",
+        "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,2600",
         *extra, html.as_uri(),
     ]  # fmt: skip
     return subprocess.run(command, capture_output=True, text=True, timeout=120)
@@ -205,6 +205,7 @@ def test_html_report_renders_its_gate_table_and_plots_in_headless_chromium(pr_ch
     assert ("table", {"class": "gates", "id": "gate-table"}) in dom.tags
     images = [a for tag, a in dom.tags if tag == "img"]
     assert [a["alt"] for a in images] == [
+        "Decisions (forest plot)",
         "Latency distribution",
         "Calibration: reference:iris[eval]",
     ]
@@ -214,7 +215,7 @@ def test_html_report_renders_its_gate_table_and_plots_in_headless_chromium(pr_ch
     shot = tmp_path / "report.png"
     browse(html, tmp_path, f"--screenshot={shot}")
     pixels = np.asarray(Image.open(shot).convert("RGB"))
-    assert pixels.shape == (2000, 1200, 3)
+    assert pixels.shape == (2600, 1200, 3)
     assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 200, "a blank or text-only page"
 
     def where(rgb: tuple[int, int, int], tolerance: int = 0) -> np.ndarray:

@@ -15,7 +15,7 @@ from fairlearn.metrics import demographic_parity_difference, equalized_odds_diff
 from pytest_modelgate.reference.biased import train_biased_credit
 from pytest_modelgate.reference.models import train_reference
 
-from .conftest import ScratchRegistry, copy_column_model, write_suite
+from .conftest import ScratchRegistry, assert_verdicts, copy_column_model, write_suite
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -202,13 +202,15 @@ def test_intersection_reveals_a_gap_that_each_column_alone_hides(pytester, regis
 
 
 def test_group_below_min_group_size_blocks_promotion_and_names_it(pytester, registry):
+    # too little data is inconclusive (it blocks promotion), and the advice is to collect data
     frame = pd.concat([cell(400, 0.8, 0.2, g="a"), cell(20, 0.8, 0.2, g="b")])
     version = project(pytester, registry, frame, "demographic_parity_difference: {max: 0.3}")
     result = pytester.runpytest(*registry.args("m", version))
-    result.assert_outcomes(failed=1)
+    assert_verdicts(result, inconclusive=1)
     result.stdout.fnmatch_lines(
         [
-            "*insufficient evidence: g=b has 20 rows; below min_group_size 30*",
+            "*insufficient evidence: g=b has 20 rows; below min_group_size 30. Collect more data "
+            "for group g=b (at least 30 rows each)*",
             "*g=b*20*below min_group_size 30*",
             "*verdict: NOT promotable*",
         ]
@@ -354,3 +356,25 @@ def test_biased_credit_model_fails_naming_group_metric_interval_and_threshold(py
         ]
     )
     assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_thin_groups_are_inconclusive_and_the_advice_is_more_data_not_a_disparity(
+    pytester, registry
+):
+    # 60 rows a group: the gap (0.15) may or may not be under 0.2, and nothing more is said
+    frame = pd.concat([cell(60, 0.6, 0.4, g="a"), cell(60, 0.4, 0.3, g="b")])
+    version = project(pytester, registry, frame, "demographic_parity_difference: {max: 0.2}")
+    result = pytester.runpytest(*registry.args("m", version), "--gate-report", "report.json")
+    assert_verdicts(result, inconclusive=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*INCONCLUSIVE, not enough evidence: demographic_parity_difference@g = 0.1500 [[]*]: "
+            "upper bound of the 95% interval * is above max 0.2*: the groups' data cannot show "
+            "whether the threshold holds; collect more data for group g=* (60 rows, the widest "
+            "interval): at the observed rates about *x the rows of every group would settle it*",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*Retrain*")
+    item = report(pytester)["items"][0]["result"]
+    assert item["rows_needed"] > 120
+    assert set(item["details"]["group_rows_needed"]) == {"g=a", "g=b"}

@@ -134,17 +134,19 @@ def test_html_report_embeds_the_table_and_plots_and_is_logged_to_the_candidates_
     pytester, project, registry
 ):
     result = pytester.runpytest(*project)
-    result.stdout.fnmatch_lines(["gate html: *report.html (3 plots)", "  logged to runs:/*"])
+    result.stdout.fnmatch_lines(["gate html: *report.html (4 plots)", "  logged to runs:/*"])
     html = read(pytester, "report.html")
     assert 'id="gate-table"' in html
     assert html.index("accuracy[f1]") < html.index("accuracy[accuracy]")  # failures first
+    assert html.index('id="forest-plot"') < html.index('id="gate-table"')  # it opens the report
     for title in (
+        "Decisions (forest plot)",
         "Latency distribution",
         "Fairness: fairness[demographic_parity_difference@g]",
         "Calibration: ",
     ):
         assert f'<img alt="{title}' in html
-    assert html.count('src="data:image/png;base64,') == 3
+    assert html.count('src="data:image/png;base64,') == 4
     run_id = json.loads(read(pytester, "report.json"))["model"]["run_id"]
     client = mlflow.MlflowClient(registry.uri)
     logged = [a.path for a in client.list_artifacts(run_id, HTML_ARTIFACT_PATH)]

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from .conftest import ScratchRegistry, copy_column_model, write_suite
+from .conftest import ScratchRegistry, assert_verdicts, copy_column_model, write_suite
 
 SUITE = """
 model: m
@@ -73,25 +73,37 @@ def test_each_column_value_and_named_query_is_its_own_item(pytester, registry):
 
 def holm_frame() -> pd.DataFrame:
     """Four slices at 0.84 accuracy on 400 rows: each clears min 0.8 on its own (one-sided
-    p about 0.011), but not once four are decided together (4 x 0.011 > 0.025)."""
+    p about 0.011), but not once they are decided together with the whole-data item
+    (Holm: the slices' p-values are compared with 0.025 / 4 and up, 4 x 0.011 > 0.025)."""
     return pd.concat([rows(400, 0.84, g=g) for g in "abcd"])
 
 
-def test_slices_that_pass_one_at_a_time_fail_under_holms_correction(pytester, registry):
+def test_slices_that_pass_one_at_a_time_are_inconclusive_under_holms_correction(pytester, registry):
+    # the run's error control decides every slice with the whole-data item in one family; the
+    # slices' evidence is then too thin to decide either way: inconclusive, not failed
     version = project(pytester, registry, holm_frame(), "columns: [g]", resamples=2000)
     result = pytester.runpytest(*registry.args("m", version), "--gate-report", "report.json")
-    result.assert_outcomes(passed=1, failed=4)
+    assert_verdicts(result, passed=1, inconclusive=4)
     result.stdout.fnmatch_lines(
         [
-            "*accuracy on slice g=a = 0.8400 [[]*]: Holm-adjusted p 0.0* (raw 0.01*; 4 slices of "
-            "accuracy decided together) is above alpha 0.025: not enough evidence*",
-            "*threshold*min 0.8 (decided on bound, Holm over 4 slices)*",
+            "*accuracy on slice g=a = 0.8400 [[]*]: lower bound of the * interval (Holm-adjusted: "
+            "5 checks in family 'run', alpha 0.05) * is below min 0.8 (Holm-adjusted p 0.0*, raw "
+            "0.01*, that it violates the threshold; 5 checks of family 'run' decided together, "
+            "alpha 0.05): the point value clears the threshold but the evidence is too thin*",
+            "*threshold*min 0.8 (decided on bound, Holm over 5 checks)*",
         ]
     )
-    details = items(pytester)["accuracy[accuracy@g=c]"]["result"]["details"]
-    assert details["correction"] == "holm"
-    assert details["family"] == ["g=a", "g=b", "g=c", "g=d"]
-    assert details["p_value"] < 0.025 < details["adjusted_p"]
+    result = items(pytester)["accuracy[accuracy@g=c]"]["result"]
+    control = result["error_control"]
+    assert control["method"] == "holm"
+    assert (control["family"], control["family_size"]) == ("run", 5)
+    assert control["p_value"] < 0.025 < control["adjusted_p"]
+    assert result["rows_needed"] > 400
+    report = json.loads((pytester.path / "report.json").read_text())
+    assert [m.split("::")[-1] for m in report["error_control"]["run"]["members"]] == [
+        "accuracy[accuracy]",
+        *(f"accuracy[accuracy@g={g}]" for g in "abcd"),
+    ]
 
 
 def test_the_same_slices_pass_without_correction(pytester, registry):
@@ -107,22 +119,24 @@ def test_slices_with_strong_evidence_pass_holms_correction(pytester, registry):
     result = pytester.runpytest(*registry.args("m", version), "--gate-report", "report.json")
     result.assert_outcomes(passed=4)
     result = items(pytester)["accuracy[accuracy@g=b]"]["result"]
-    assert result["details"]["adjusted_p"] <= 0.025
+    assert result["error_control"]["adjusted_p"] <= 0.025
     assert "Holm-adjusted p" in result["message"]
 
 
 def test_small_slice_is_insufficient_evidence_and_left_out_of_the_family(pytester, registry):
+    # a slice too small to decide on is inconclusive (it blocks promotion) and makes no claim
     frame = pd.concat([rows(400, 0.95, g="a"), rows(400, 0.95, g="b"), rows(12, 1.0, g="c")])
     version = project(pytester, registry, frame, "columns: [g]\nmin_rows: 30")
     result = pytester.runpytest(*registry.args("m", version), "--gate-report", "report.json")
-    result.assert_outcomes(passed=3, failed=1)
+    assert_verdicts(result, passed=3, inconclusive=1)
     result.stdout.fnmatch_lines(
         [
             "*insufficient evidence: slice g=c has 12 rows, below min_rows 30. Collect more*",
             "*verdict: NOT promotable*",
         ]
     )
-    assert items(pytester)["accuracy[accuracy@g=a]"]["result"]["details"]["family_size"] == 2
+    # the whole-data item and the two decidable slices
+    assert items(pytester)["accuracy[accuracy@g=a]"]["result"]["error_control"]["family_size"] == 3
 
 
 def test_small_slice_passes_only_under_an_explicit_policy(pytester, registry):

@@ -6,6 +6,7 @@ dataset's hash is the sha256 of its rows as pandas hashes them, so it also names
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -27,9 +28,12 @@ class Dataset:
 
     @property
     def X(self) -> pd.DataFrame:
+        """The feature columns: a copy (pandas selects columns by copying), made when asked
+        and not kept, so that a large frame is not held twice for the whole run (the
+        predictions made from it are kept)."""
         return self.frame.loc[:, list(self.features)]
 
-    @property
+    @functools.cached_property
     def y(self) -> Any:
         return self.frame[self.target].to_numpy()
 
@@ -90,17 +94,21 @@ def _read_file(spec: DataSpec) -> tuple[pd.DataFrame, str]:
     reader = READERS.get(path.suffix.lower())
     if reader is None:
         raise DataError(f"{path}: unsupported data format; expected {', '.join(READERS)}")
+    # hashed as a stream and parsed from the file itself: the bytes are never held whole
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()
     except OSError as exc:
         raise DataError(f"cannot read evaluation data {path} (suite {spec.where}): {exc}") from None
-    import io
-
     try:
-        frame = getattr(pd, reader)(io.BytesIO(data))
+        frame = getattr(pd, reader)(path)
     except Exception as exc:  # pandas/pyarrow raise many types for a corrupt file
         raise DataError(f"cannot parse {path} as {path.suffix}: {exc}") from None
-    return frame, hashlib.sha256(data).hexdigest()
+    if reader == "read_parquet":
+        import pyarrow
+
+        pyarrow.default_memory_pool().release_unused()  # the Arrow table it was read into
+    return frame, digest
 
 
 def frame_sha256(frame: pd.DataFrame) -> str:

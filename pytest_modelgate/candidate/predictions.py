@@ -82,7 +82,9 @@ class Predictions:
         """The columns this model takes: its own signature's when the data has them (a champion
         may use other features than the candidate), else the suite's features."""
         wanted = self.handle.ref.input_names
-        if wanted and all(c in self.data.frame.columns for c in wanted):
+        if not wanted or tuple(wanted) == self.data.features:
+            return self.data.X  # taken once, shared
+        if all(c in self.data.frame.columns for c in wanted):
             return self.data.frame.loc[:, list(wanted)]
         return self.data.X
 

@@ -36,6 +36,8 @@ class ModelRef:
     tags: dict[str, str] = field(default_factory=dict)
     # sha256 of the version's files as the gate run downloaded them (candidate.digest)
     digest: str | None = None
+    # the signature's output types (``double``, ``long``, ``string``, ``float64``, ...)
+    signature_output_types: tuple[str, ...] | None = None
 
     @property
     def uri(self) -> str:
@@ -49,6 +51,20 @@ class ModelRef:
 
     def describe(self) -> str:
         return f"{self.name} v{self.version}"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelRef:
+        """A version as ``as_dict`` described it (its signature and tags are not kept)."""
+        return cls(
+            name=data["name"],
+            version=int(data["version"]),
+            run_id=data.get("run_id"),
+            source=data.get("source") or "",
+            aliases=tuple(data.get("aliases") or ()),
+            flavors=tuple(data.get("flavors") or ()),
+            signature_inputs=None,
+            signature_outputs=None,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -258,13 +274,18 @@ class Registry:
 
         ref_uri = f"models:/{mv.name}/{mv.version}"
         info = mlflow.models.get_model_info(ref_uri)
-        inputs = outputs = None
+        inputs = outputs = output_types = None
         if info.signature is not None:
             inputs = tuple(
                 (str(col.name), str(getattr(col.type, "name", col.type)))
                 for col in info.signature.inputs.inputs
             )
             outputs = str(info.signature.outputs) if info.signature.outputs else None
+            if info.signature.outputs:
+                output_types = tuple(
+                    str(getattr(col.type, "name", col.type))
+                    for col in info.signature.outputs.inputs
+                )
         return ModelRef(
             name=mv.name,
             version=int(mv.version),
@@ -275,6 +296,7 @@ class Registry:
             signature_inputs=inputs,
             signature_outputs=outputs,
             tags=dict(mv.tags or {}),
+            signature_output_types=output_types,
         )
 
     @contextlib.contextmanager

@@ -116,7 +116,7 @@ def _latency() -> str:
 
 def _robustness(s: Scaffold) -> str:
     noise = (
-        "    noise: {relative: 0.01, max_output_shift: 0.05}   # outputs move by at most 5%"
+        "    noise: {relative: 0.01, max_output_shift: 0.05}   # outputs move < 0.05 std devs"
         if s.task == "regression"
         else "    noise: {relative: 0.01, max_flip_rate: 0.05}      # tiny noise flips few labels"
     )

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
 
 def builtin_kinds() -> dict[str, GateKind]:
     from pytest_modelgate.gates.accuracy.kind import AccuracyGate
+    from pytest_modelgate.gates.calibration.kind import CalibrationGate
     from pytest_modelgate.gates.drift.kind import DriftGate
     from pytest_modelgate.gates.fairness.kind import FairnessGate
     from pytest_modelgate.gates.latency.kind import LatencyGate
@@ -23,6 +24,7 @@ def builtin_kinds() -> dict[str, GateKind]:
         LatencyGate(),
         RobustnessGate(),
         FairnessGate(),
+        CalibrationGate(),
         LoadGate(),
         DriftGate(),
     ]

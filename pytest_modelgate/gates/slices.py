@@ -1,4 +1,4 @@
-"""Gate metrics per slice of the evaluation data, decided together with Holm's correction.
+"""Gate metrics per slice of the evaluation data; each slice is a claim of the run's error control.
 
 Suite syntax, inside a gate section that supports it (accuracy)::
 
@@ -9,18 +9,20 @@ Suite syntax, inside a gate section that supports it (accuracy)::
       metrics: [f1]                        # default: every metric with min/max;
                                            # or {f1: {min: 0.6}} to set slice thresholds
       min_rows: 30                         # smaller slices are insufficient evidence
-      on_small_slice: fail                 # fail (default) or pass
+      on_small_slice: fail                 # fail (default: inconclusive) or pass
       correction: holm                     # holm (default) or none
 
 Column values are read from the suite's data when the suite is collected, so each slice
 is its own pytest item and a missing column or a bad query is a suite error with its line.
 
 Each slice item claims "this slice meets the threshold". Deciding many slices at the
-usual level would let some false claims through by chance, so with ``correction: holm``
-every slice of a metric gets a one-sided bootstrap p-value for "the slice violates the
-threshold" and Holm's step-down adjustment controls the chance that any claim in the
-family is wrong. The family is computed once, on the first slice item that runs; the other
-items read their decision from it. Slices below ``min_rows`` are not in the family.
+usual level would let some false claims through by chance, so with ``correction: holm`` every
+slice joins its section's error-control family (the run's, unless the section names one):
+the run decides the whole family together (Holm's step-down on the one-sided bootstrap
+p-values, see ``gates.policy.decide_family``) and each item reports its raw and adjusted
+p-value and the family. ``correction: none`` decides each slice alone at the section's
+confidence. A slice below ``min_rows`` makes no claim: it is inconclusive (collect more data
+for it), or passes by the explicit policy ``on_small_slice: pass``.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from pytest_modelgate.gates.api import Check, GateContext, GateResult
 if TYPE_CHECKING:
     import pandas as pd
 
+    from pytest_modelgate.gates.policy import Decided
     from pytest_modelgate.suite.nodes import Node
     from pytest_modelgate.suite.parse import Suite
 
@@ -67,6 +70,7 @@ class SlicePolicy:
     correction: str
     confidence: float
     decide_on: str
+    family: str | None = None  # the section's error-control family
 
 
 @dataclass(frozen=True)
@@ -122,7 +126,9 @@ def _frame(node: Node, suite: Suite) -> pd.DataFrame:
     return frame
 
 
-def parse_policy(node: Node, confidence: float, decide_on: str) -> SlicePolicy:
+def parse_policy(
+    node: Node, confidence: float, decide_on: str, family: str | None = None
+) -> SlicePolicy:
     rows = node.get("min_rows")
     small = node.get("on_small_slice")
     correction = node.get("correction")
@@ -132,6 +138,7 @@ def parse_policy(node: Node, confidence: float, decide_on: str) -> SlicePolicy:
         correction=correction.as_choice(CORRECTIONS) if correction else "holm",
         confidence=confidence,
         decide_on=decide_on,
+        family=family,
     )
 
 
@@ -143,150 +150,155 @@ def slice_checks(
     suite: Suite,
     required: bool,
 ) -> list[Check]:
+    family = policy.family if policy.correction == "holm" else None
     checks = []
     for metric in metrics:
-        family = SliceFamily(metric, slices, policy, suite)
         for item in slices:
             checks.append(
-                Check(gate, f"{metric.label}@{item.name}", family.reader(item.name), required)
+                Check(
+                    gate,
+                    f"{metric.label}@{item.name}",
+                    SliceCheck(metric, item, policy, suite),
+                    required,
+                    family=family,
+                )
             )
     return checks
 
 
-class SliceFamily:
-    """Every slice of one metric, decided together the first time any of them runs."""
+class SliceCheck:
+    """One metric on one slice: a claim against the metric's slice thresholds."""
 
-    def __init__(
-        self, metric: SliceMetric, slices: list[Slice], policy: SlicePolicy, suite: Suite
-    ) -> None:
-        self.metric, self.slices, self.policy, self.suite = metric, slices, policy, suite
-        self._results: dict[str, GateResult] | None = None
+    def __init__(self, metric: SliceMetric, item: Slice, policy: SlicePolicy, suite: Suite) -> None:
+        self.metric, self.item, self.policy, self.suite = metric, item, policy, suite
 
-    def reader(self, name: str) -> Callable[[GateContext], GateResult]:
-        def run(ctx: GateContext) -> GateResult:
-            if self._results is None:
-                self._results = self._decide(ctx)
-            return self._results[name]
-
-        return run
-
-    def _decide(self, ctx: GateContext) -> dict[str, GateResult]:
+    def __call__(self, ctx: GateContext) -> GateResult:
+        from pytest_modelgate.gates.api import estimate_text
+        from pytest_modelgate.gates.policy import describe_bounds, interval_claim
         from pytest_modelgate.stats import bootstrap as stats
 
         frame = ctx.eval_data(self.suite).frame
-        results: dict[str, GateResult] = {}
-        draws: dict[str, np.ndarray] = {}
-        for item in self.slices:
-            mask = item.mask(frame)
-            rows = int(mask.sum())
-            if rows < self.policy.min_rows:
-                results[item.name] = self._small(item, rows)
-                continue
-            point, values = self.metric.distribution(ctx, mask)
-            estimate = stats.summarise(point, values, self.policy.confidence, values.size)
-            results[item.name] = GateResult(
-                passed=True,
-                metric=f"{self.metric.label}@{item.name}",
-                value=estimate.value,
-                low=estimate.low,
-                high=estimate.high,
-                threshold=self._threshold(),
-                decided_on=self.policy.decide_on,
-                rows=rows,
-                details={"slice": item.name, "query": item.query, "bootstrap": estimate.as_dict()},
+        mask = self.item.mask(frame)
+        rows = int(mask.sum())
+        if rows < self.policy.min_rows:
+            return self._small(rows)
+        point, values = self.metric.distribution(ctx, mask)
+        estimate = stats.summarise(point, values, self.policy.confidence, values.size)
+        label = f"{self.metric.label}@{self.item.name}"
+        result = GateResult(
+            passed=True,
+            metric=label,
+            value=estimate.value,
+            low=estimate.low,
+            high=estimate.high,
+            threshold=self._threshold(),
+            decided_on=self.policy.decide_on,
+            rows=rows,
+            details={
+                "slice": self.item.name,
+                "query": self.item.query,
+                "bootstrap": estimate.as_dict(),
+            },
+        )
+        if self.policy.decide_on == "point":
+            self._point_decision(result)
+            return result
+        head = (
+            f"{self.metric.label} on slice {self.item.name} = "
+            f"{estimate_text(estimate.value, estimate.low, estimate.high)}"
+        )
+        lo, hi = self.metric.minimum, self.metric.maximum
+
+        def describe(decided: Decided) -> str:
+            if self.policy.correction == "none":
+                return self._uncorrected(decided)
+            text = describe_bounds(
+                decided,
+                head,
+                lo,
+                hi,
+                fail_advice="Improve the model on this slice.",
+                what=f"rows in slice {self.item.name}",
             )
-            draws[item.name] = values
-        self._apply(results, draws)
-        return results
+            if decided.verdict == "inconclusive":
+                text += f" Collect more data for slice {self.item.name}."
+            return text
+
+        result.claim = interval_claim(
+            result,
+            values,
+            point,
+            rows=rows,
+            confidence=self.policy.confidence,
+            describe=describe,
+            minimum=lo,
+            maximum=hi,
+        )
+        return result
 
     def _threshold(self) -> dict[str, float]:
         pairs = (("min", self.metric.minimum), ("max", self.metric.maximum))
         return {k: v for k, v in pairs if v is not None}
 
-    def _small(self, item: Slice, rows: int) -> GateResult:
+    def _small(self, rows: int) -> GateResult:
+        from pytest_modelgate.gates.policy import small_sample
+
         allowed = self.policy.on_small_slice == "pass"
+        name = self.item.name
         message = (
-            f"insufficient evidence: slice {item.name} has {rows} rows, below min_rows "
+            f"insufficient evidence: slice {name} has {rows} rows, below min_rows "
             f"{self.policy.min_rows}"
         )
-        message += (
-            "; passed by policy on_small_slice=pass"
-            if allowed
-            else ". Collect more evaluation rows for this slice, or set 'on_small_slice: pass'."
-        )
-        return GateResult(
+        result = GateResult(
             passed=allowed,
-            metric=f"{self.metric.label}@{item.name}",
+            metric=f"{self.metric.label}@{name}",
             threshold=self._threshold(),
             decided_on="evidence",
             rows=rows,
-            message=message,
-            details={"slice": item.name, "query": item.query, "insufficient_evidence": True},
+            details={"slice": name, "query": self.item.query, "insufficient_evidence": True},
         )
-
-    def _apply(self, results: dict[str, GateResult], draws: dict[str, np.ndarray]) -> None:
-        from pytest_modelgate.stats.bootstrap import holm, violation_p_value
-
-        names = list(draws)
-        lo, hi = self.metric.minimum, self.metric.maximum
-        raw = [violation_p_value(draws[n], lo, hi) for n in names]
-        holm_applies = self.policy.correction == "holm" and self.policy.decide_on == "bound"
-        adjusted = holm(raw) if holm_applies and names else raw
-        alpha = (1.0 - self.policy.confidence) / 2.0
-        for name, p, q in zip(names, raw, adjusted, strict=True):
-            result = results[name]
-            result.details.update(
-                {
-                    "p_value": p,
-                    "adjusted_p": q if holm_applies else None,
-                    "alpha": alpha,
-                    "correction": "holm" if holm_applies else "none",
-                    "family_size": len(names),
-                    "family": names,
-                }
+        if allowed:
+            result.message = message + "; passed by policy on_small_slice=pass"
+        else:
+            small_sample(
+                result,
+                message + f". Collect more data for slice {name} (at least "
+                f"{self.policy.min_rows} rows), or set 'on_small_slice: pass'.",
             )
-            if holm_applies:
-                self._holm_decision(result, p, q, alpha, len(names))
-            else:
-                self._plain_decision(result)
+            result.rows_needed = self.policy.min_rows
+        return result
 
-    def _holm_decision(
-        self, result: GateResult, p: float, q: float, alpha: float, size: int
-    ) -> None:
-        result.decided_on = f"bound, Holm over {size} slices"
-        result.passed = q <= alpha
-        text = (
-            f"Holm-adjusted p {q:.4f} (raw {p:.4f}; {size} slices of {self.metric.label} "
-            f"decided together) {'<=' if result.passed else 'is above'} alpha {alpha:g}"
-        )
-        if result.passed:
-            result.message = text
-            return
-        result.message = (
-            f"{self.metric.label} on slice {result.details['slice']} = {result.value_text()}: "
-            f"{text}: not enough evidence that this slice meets {result.threshold_text()} once "
-            "the whole family of slices is accounted for. Evaluate on more rows for this "
-            "slice, or improve the model on it."
-        )
-
-    def _plain_decision(self, result: GateResult) -> None:
-        assert result.value is not None
-        assert result.low is not None
-        assert result.high is not None
-        on_bound = self.policy.decide_on == "bound"
-        low = result.low if on_bound else result.value
-        high = result.high if on_bound else result.value
+    def _uncorrected(self, decided: Decided) -> str:
         problems = []
-        if self.metric.minimum is not None and not low >= self.metric.minimum:
-            problems.append(f"{low:.4f} is below min {self.metric.minimum:g}")
-        if self.metric.maximum is not None and not high <= self.metric.maximum:
-            problems.append(f"{high:.4f} is above max {self.metric.maximum:g}")
-        result.passed = not problems
-        what = "interval bound" if on_bound else "point value"
-        note = "no multiple-comparison correction (correction: none"
-        note += ")" if on_bound else "; decided on point values)"
-        result.message = (
-            f"{self.metric.label} on slice {result.details['slice']}: {what} "
+        if self.metric.minimum is not None and not decided.low >= self.metric.minimum:
+            problems.append(f"{decided.low:.4f} is below min {self.metric.minimum:g}")
+        if self.metric.maximum is not None and not decided.high <= self.metric.maximum:
+            problems.append(f"{decided.high:.4f} is above max {self.metric.maximum:g}")
+        text = (
+            f"{self.metric.label} on slice {self.item.name}: interval bound "
             + ("; ".join(problems) if problems else "within the threshold")
-            + f"; {note}"
+            + "; no multiple-comparison correction (correction: none)"
+        )
+        if decided.verdict == "fail":
+            text += f"; the whole {decided.interval_name()} {decided.interval_text()} is beyond it"
+        elif decided.verdict == "inconclusive":
+            text += (
+                f"; INCONCLUSIVE: the {decided.interval_name()} {decided.interval_text()} "
+                f"straddles it; {decided.rows_text(f'rows in slice {self.item.name}')}. Collect "
+                f"more data for slice {self.item.name}"
+            )
+        return text
+
+    def _point_decision(self, result: GateResult) -> None:
+        assert result.value is not None
+        problems = []
+        if self.metric.minimum is not None and not result.value >= self.metric.minimum:
+            problems.append(f"{result.value:.4f} is below min {self.metric.minimum:g}")
+        if self.metric.maximum is not None and not result.value <= self.metric.maximum:
+            problems.append(f"{result.value:.4f} is above max {self.metric.maximum:g}")
+        result.passed = not problems
+        result.message = (
+            f"{self.metric.label} on slice {self.item.name}: point value "
+            + ("; ".join(problems) if problems else "within the threshold")
+            + "; no multiple-comparison correction (decided on point values)"
         )

@@ -36,7 +36,8 @@ def pytest_configure(config: pytest.Config) -> None:
         from pytest_modelgate.plugin.session import GateSession
 
         config.pluginmanager.register(GateSession(config, settings), "modelgate-session")
-    if settings.promote is not None:
+    # under pytest-xdist only the controller promotes, once every worker's results are in
+    if settings.promote is not None and not hasattr(config, "workerinput"):
         from pytest_modelgate.plugin.promotion import PromotionSession
 
         config.pluginmanager.register(PromotionSession(config, settings), "modelgate-promotion")

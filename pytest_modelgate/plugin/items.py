@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_modelgate.errors import GateFailed, ModelgateError, SuiteError
+from pytest_modelgate.errors import GateFailed, GateInconclusive, ModelgateError, SuiteError
 from pytest_modelgate.gates.api import Check, GateResult
 from pytest_modelgate.plugin.stash import gate_run
 from pytest_modelgate.report.fairness import attach_chart
@@ -46,10 +46,12 @@ class GateItem(pytest.Item):
 
     def runtest(self) -> None:
         run = _run(self.config)
-        result = self.check.run(run)
+        result = run.result_for(self.nodeid, self.check)
         attach_chart(run, result)
         run.record_result(self.nodeid, result)
         self.user_properties.extend(_properties(self.check, result))
+        if result.inconclusive:
+            raise GateInconclusive(result, result.message)
         if not result.passed:
             raise GateFailed(result, result.message)
         self.add_report_section("call", "gate", format_result(self.check, result))
@@ -76,9 +78,18 @@ def _properties(check: Check, result: GateResult) -> list[tuple[str, object]]:
         ("required", check.required),
         ("metric", result.metric),
         ("passed", result.passed),
+        ("verdict", result.verdict),
         ("decided_on", result.decided_on),
     ]
-    for key in ("value", "low", "high", "champion_value", "champion_version", "rows"):
+    for key in (
+        "value",
+        "low",
+        "high",
+        "champion_value",
+        "champion_version",
+        "rows",
+        "rows_needed",
+    ):
         value = getattr(result, key)
         if value is not None:
             props.append((key, value))
@@ -86,6 +97,16 @@ def _properties(check: Check, result: GateResult) -> list[tuple[str, object]]:
     if delta is not None:
         props.append(("champion_delta", delta))
     props.extend((f"threshold_{k}", v) for k, v in result.threshold.items())
+    control = result.error_control
+    if control is not None:
+        props += [
+            ("error_control", control["method"]),
+            ("decision_level", control["level"]),
+            ("p_value", control["p_value"]),
+            ("adjusted_p", control["adjusted_p"]),
+        ]
+        if control["family"] is not None:
+            props += [("family", control["family"]), ("family_size", control["family_size"])]
     return props
 
 

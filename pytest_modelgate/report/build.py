@@ -2,7 +2,9 @@
 run's snapshot.
 
 The verdict is fail-closed: a run is promotable only if at least one gate ran, every
-required gate ran and passed, nothing was deselected, and the run was not interrupted.
+required gate ran and passed, nothing was deselected, and the run was not interrupted. An
+inconclusive gate (its evidence decided neither way) is not a pass: it blocks like a failure,
+and the reason says how many rows would settle it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from typing import Any
 from pytest_modelgate.run import RunSnapshot
 from pytest_modelgate.version import __version__
 
-SCHEMA_VERSION = 1
+# 2: the 'inconclusive' outcome; each result's verdict, rows_needed and error_control; the
+# run's error_control
+SCHEMA_VERSION = 2
 
 
 def verdict(run: RunSnapshot) -> tuple[bool, list[str]]:
@@ -29,7 +33,13 @@ def verdict(run: RunSnapshot) -> tuple[bool, list[str]]:
         )
     for record in run.records:
         if record.required and record.outcome != "passed":
-            reasons.append(f"required gate {record.nodeid} {record.outcome}")
+            reason = f"required gate {record.nodeid} {record.outcome}"
+            if record.outcome == "inconclusive":
+                reason += ": not enough evidence either way"
+                needed = record.result.rows_needed if record.result else None
+                if needed is not None:
+                    reason += f" (about {needed:,} rows would settle it)"
+            reasons.append(reason)
     return not reasons, reasons
 
 
@@ -56,6 +66,7 @@ def build_report(run: RunSnapshot) -> dict[str, Any]:
             for r in run.records
         ],
         "summary": _counts(run),
+        "error_control": run.error_control,
         "promotable": promotable,
         "blocking_reasons": reasons,
         "ci_run": os.environ.get("GITHUB_RUN_ID"),

@@ -19,7 +19,14 @@ if TYPE_CHECKING:
     from pytest_modelgate.run import GateRun
 
 ARTIFACT_PATH = "modelgate/fairness"
-_ROW_KEYS = {"group", "rows", "decided_on", "below_min_group_size", "fails_threshold"}
+_ROW_KEYS = {
+    "group",
+    "rows",
+    "decided_on",
+    "below_min_group_size",
+    "fails_threshold",
+    "undecided",
+}
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,7 @@ class GroupGrid:
     used: np.ndarray
     small: tuple[bool, ...]
     failing: tuple[bool, ...]
+    undecided: tuple[bool, ...] = ()
 
 
 def group_grid(groups: list[dict[str, Any]]) -> GroupGrid:
@@ -56,6 +64,7 @@ def group_grid(groups: list[dict[str, Any]]) -> GroupGrid:
         used=np.array([bool(g["decided_on"]) for g in groups]),
         small=tuple(bool(g.get("below_min_group_size")) for g in groups),
         failing=tuple(bool(g.get("fails_threshold")) for g in groups),
+        undecided=tuple(bool(g.get("undecided")) for g in groups),
     )
 
 
@@ -93,6 +102,8 @@ def group_table(
             note = f"  below min_group_size {min_group_size}"
         elif g.failing[i]:
             note = f"  fails {broken}"
+        elif g.undecided and g.undecided[i]:
+            note = f"  undecided on {broken}: collect more data"
         row = f"{label.ljust(width)}  {g.sizes[i]:>6}  "
         lines.append((row + "  ".join(f"{c:<26}" for c in cells)).rstrip() + note)
     return "\n".join(lines)

@@ -27,9 +27,11 @@ table.gates td:first-child { white-space: nowrap; }
 tr.failed td:first-child, tr.error td:first-child, tr.xpassed td:first-child {
   color: #cf222e; font-weight: 600; }
 tr.passed td:first-child { color: #1a7f37; }
+tr.inconclusive td:first-child { color: #9a6700; font-weight: 600; }
 td.note { width: 30%; white-space: pre-wrap; font-size: 11px; color: #57606a; }
 .plots { display: grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr)); gap: 16px; }
 figure { margin: 0; } figure img { width: 100%; border: 1px solid #d0d7de; }
+.forest figure img { width: auto; max-width: 100%; }
 figcaption { font-size: 12px; color: #57606a; }
 dl { display: grid; grid-template-columns: max-content auto; gap: 2px 12px; font-size: 13px; }
 dt { font-weight: 600; } dd { margin: 0; overflow-wrap: anywhere; }
@@ -37,8 +39,14 @@ dt { font-weight: 600; } dd { margin: 0; overflow-wrap: anywhere; }
 NOTE_CHARS = 600
 
 
+FOREST = "Decisions (forest plot)"
+
+
 def render(report: dict[str, Any], plots: list[Plot]) -> str:
+    """The report opens with the forest plot of every decision, when there is one."""
     verdict_class = "pass" if report.get("promotable") else "fail"
+    opening = [p for p in plots if p.title == FOREST]
+    rest = [p for p in plots if p.title != FOREST]
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -47,16 +55,23 @@ def render(report: dict[str, Any], plots: list[Plot]) -> str:
         f"<h1>Model gates: {escape(headline(report, icon=False))}</h1>",
         f'<p class="verdict {verdict_class}" id="verdict">{escape(_verdict(report))}</p>',
         _reasons(report),
+        *_forest(opening),
         _facts(report),
         "<h2>Gate items</h2>",
         _table(report),
         "<h2>Plots</h2>",
-        f'<div class="plots">{"".join(_figure(plot) for plot in plots)}</div>'
-        if plots
+        f'<div class="plots">{"".join(_figure(plot) for plot in rest)}</div>'
+        if rest
         else "<p>No plot applies to the gates that ran.</p>",
         "</body></html>",
     ]
     return "\n".join(p for p in parts if p)
+
+
+def _forest(plots: list[Plot]) -> list[str]:
+    if not plots:
+        return []
+    return ["<h2>Decisions</h2>", f'<div class="forest" id="forest-plot">{_figure(plots[0])}</div>']
 
 
 def _verdict(report: dict[str, Any]) -> str:

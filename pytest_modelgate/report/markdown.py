@@ -12,7 +12,8 @@ from typing import Any
 
 # outcomes that block a promotion and should be read first
 FAILED = ("failed", "error", "xpassed")
-ICONS = {"passed": "✅", "failed": "❌", "error": "❌", "xpassed": "❌"}
+INCONCLUSIVE = "inconclusive"
+ICONS = {"passed": "✅", "failed": "❌", "error": "❌", "xpassed": "❌", INCONCLUSIVE: "❔"}
 COLUMNS = (
     "status",
     "gate item",
@@ -46,6 +47,10 @@ class Row:
     def failed(self) -> bool:
         return self.status in FAILED
 
+    @property
+    def inconclusive(self) -> bool:
+        return self.status == INCONCLUSIVE
+
     def cells(self) -> tuple[str, ...]:
         status = f"{ICONS.get(self.status, '⚠️')} {self.status}"
         if not self.required:
@@ -73,9 +78,18 @@ def number(value: float | None) -> str:
 
 
 def rows(report: dict[str, Any]) -> list[Row]:
-    """The report's items, failures first (then anything else not passed), in run order."""
+    """The report's items, failures first, then inconclusive ones, then anything else not
+    passed, in run order."""
     built = [_row(item) for item in report.get("items", [])]
-    return sorted(built, key=lambda r: 0 if r.failed else 1 if r.status != "passed" else 2)
+
+    def rank(row: Row) -> int:
+        if row.failed:
+            return 0
+        if row.inconclusive:
+            return 1
+        return 2 if row.status != "passed" else 3
+
+    return sorted(built, key=rank)
 
 
 def _row(item: dict[str, Any]) -> Row:
@@ -144,6 +158,12 @@ def markdown(report: dict[str, Any]) -> str:
     if failed:
         lines += ["", "<details><summary>Why the failed gates failed</summary>", ""]
         for row in failed:
+            lines += [f"**{_inline(row.nodeid)}**", "", "```text", row.message.strip(), "```", ""]
+        lines.append("</details>")
+    undecided = [r for r in table if r.inconclusive and r.message]
+    if undecided:
+        lines += ["", "<details><summary>Why the inconclusive gates could not decide</summary>", ""]
+        for row in undecided:
             lines += [f"**{_inline(row.nodeid)}**", "", "```text", row.message.strip(), "```", ""]
         lines.append("</details>")
     lines += ["", _footer(report), ""]

@@ -59,15 +59,22 @@ def write_html(run: GateRun, report: dict[str, Any], path: Path) -> list[str]:
 
 def build_plots(run: GateRun, report: dict[str, Any]) -> tuple[list[Plot], list[str]]:
     """Every plot that applies, and why any that applies could not be drawn."""
-    from pytest_modelgate.report.plots import fairness_plots, latency_plot
+    from pytest_modelgate.report.plots import (
+        fairness_plots,
+        forest_plot,
+        latency_plot,
+        reliability_plots,
+    )
 
     items = report.get("items", [])
     plots: list[Plot] = []
     problems: list[str] = []
     with tempfile.TemporaryDirectory() as workdir:
         builders: dict[str, Callable[[], Sequence[Plot | None]]] = {
+            "forest": lambda: [forest_plot(items)],
             "latency": lambda: [latency_plot(items)],
             "fairness": lambda: fairness_plots(items, Path(workdir)),
+            "reliability": lambda: reliability_plots(items),
             "calibration": lambda: calibration_plots(run),
         }
         for name, build in builders.items():

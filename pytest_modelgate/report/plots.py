@@ -202,3 +202,119 @@ def calibration_plot(curves: list[CalibrationCurve], source: str, rows: int) -> 
         "width bins; points on the diagonal are well calibrated.",
         _png(figure),
     )
+
+
+def reliability_plots(items: list[dict[str, Any]]) -> list[Plot]:
+    """A reliability diagram per distinct reliability table the calibration items carry: each
+    bin's observed frequency against its mean predicted probability (the champion's dashed when
+    it was compared), and how many rows each bin holds."""
+    import json
+
+    plots, seen = [], set()
+    for item in items:
+        details = _details(item)
+        table = details.get("reliability") if item["gate"] == "calibration" else None
+        if not table:
+            continue
+        key = json.dumps([table, details.get("champion_reliability")], sort_keys=True)
+        if key in seen:
+            continue
+        seen.add(key)
+        name = item["nodeid"].split("::")[-1]
+        plots.append(_reliability(name, details, table, details.get("champion_reliability")))
+    return plots
+
+
+def _reliability(
+    name: str, details: dict[str, Any], table: list[dict[str, Any]], champion: Any
+) -> Plot:
+    figure = _figure(7.0, 5.5)
+    top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=[3, 1])
+    top.plot([0, 1], [0, 1], ":", color="grey", label="perfectly calibrated")
+    for rows, label, style in ((table, "candidate", "o-"), (champion, "champion", "s--")):
+        if not rows:
+            continue
+        used = [r for r in rows if r["rows"]]
+        top.plot([r["mean_predicted"] for r in used], [r["observed"] for r in used], style,
+                 label=label)  # fmt: skip
+    centres = [(r["low"] + r["high"]) / 2 for r in table]
+    widths = [r["high"] - r["low"] for r in table]
+    bottom.bar(centres, [r["rows"] for r in table], width=widths, color="tab:blue", alpha=0.6,
+               edgecolor="white")  # fmt: skip
+    top.set_ylabel("observed frequency (bin)")
+    top.set_xlim(0, 1)
+    top.set_ylim(0, 1)
+    top.grid(True, alpha=0.3)
+    top.legend(fontsize=8, loc="upper left")
+    bottom.set_xlabel(f"mean predicted probability (bin): {details.get('judged', '')}")
+    bottom.set_ylabel("rows")
+    figure.suptitle(f"Reliability diagram ({name})", fontsize=10)
+    return Plot(
+        f"Reliability: {name}",
+        f"{details.get('bins')} {details.get('strategy')} bins of the judged probability "
+        f"({details.get('judged')}); points on the diagonal are well calibrated; the bars count "
+        "the rows in each bin.",
+        _png(figure),
+    )
+
+
+# -- forest plot of every decision ------------------------------------------------------------
+
+VERDICT_COLOURS = {"pass": "#1a7f37", "fail": "#cf222e", "inconclusive": "#bf8700"}
+
+
+def forest_plot(items: list[dict[str, Any]]) -> Plot | None:
+    """Every check decided on an interval: its value and decision interval against its
+    threshold (dashed) and the champion's value (a diamond), coloured by verdict. Each row has
+    its own scale, since the checks measure different things."""
+    rows = [
+        (item, item["result"])
+        for item in items
+        if item.get("result") and (item["result"].get("details") or {}).get("decision")
+    ]
+    if not rows:
+        return None
+    figure = _figure(8.0, 0.55 * len(rows) + 0.9)
+    axes = figure.subplots(len(rows), 1, squeeze=False)[:, 0]
+    for ax, (item, result) in zip(axes, rows, strict=True):
+        _forest_row(ax, item, result)
+    figure.suptitle(
+        "Decisions: value and decision interval against the threshold (dashed); "
+        "green pass, red fail, amber inconclusive; diamond: the champion",
+        fontsize=8,
+    )
+    return Plot(
+        "Decisions (forest plot)",
+        "Each check decided on an interval, with the interval it was decided on (adjusted for "
+        "the run's error control) and its threshold; a check passes when its whole interval is "
+        "on the right side, fails when it is all on the wrong side, and is inconclusive otherwise.",
+        _png(figure),
+    )
+
+
+def _forest_row(ax: Any, item: dict[str, Any], result: dict[str, Any]) -> None:
+    decision = result["details"]["decision"]
+    colour = VERDICT_COLOURS.get(result.get("verdict") or "", "grey")
+    value, low, high = decision["value"], decision["low"], decision["high"]
+    points = [v for v in (value, low, high, decision["min"], decision["max"]) if v is not None]
+    champion = result.get("champion_value")
+    if champion is not None:
+        points.append(champion)
+    if value is not None and low is not None and high is not None:
+        ax.plot([low, high], [0, 0], "-", color=colour, linewidth=3, solid_capstyle="butt")
+        ax.plot([value], [0], "o", color=colour, markersize=6)
+    for bound in (decision["min"], decision["max"]):
+        if bound is not None:
+            ax.axvline(bound, color="black", linestyle="--", linewidth=1)
+    if champion is not None:
+        ax.plot([champion], [0], "D", color="black", markersize=5, fillstyle="none")
+    if points:
+        span = (max(points) - min(points)) or abs(max(points)) or 1.0
+        ax.set_xlim(min(points) - 0.15 * span, max(points) + 0.15 * span)
+    ax.set_yticks([])
+    ax.tick_params(axis="x", labelsize=7)
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    label = item["nodeid"].split("::")[-1]
+    ax.set_title(f"{label}  ({result.get('verdict')})", fontsize=7, loc="left", pad=2,
+                 color=colour)  # fmt: skip

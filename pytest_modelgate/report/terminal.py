@@ -69,6 +69,8 @@ def format_result(check: Check, result: GateResult) -> str:
     ]
     if result.rows is not None:
         lines.append(f"rows       {result.rows}")
+    if result.rows_needed is not None:
+        lines.append(f"rows needed {result.rows_needed} (to decide at the observed value)")
     if result.champion_version is not None:
         champ = "-" if result.champion_value is None else f"{result.champion_value:.4f}"
         lines.append(f"champion   v{result.champion_version}: {champ}")
@@ -81,4 +83,5 @@ def format_result(check: Check, result: GateResult) -> str:
 
 
 def format_failure(check: Check, result: GateResult) -> str:
-    return f"GATE FAILED: {check.gate}[{check.name}]\n{format_result(check, result)}"
+    head = "GATE INCONCLUSIVE" if result.inconclusive else "GATE FAILED"
+    return f"{head}: {check.gate}[{check.name}]\n{format_result(check, result)}"

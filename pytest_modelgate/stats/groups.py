@@ -118,6 +118,7 @@ class Resampler:
         self.groups, self.pos_label = groups, pos_label
         self.table = stats.compress(groups.codes, np.asarray(y_true), *map(np.asarray, predictions))
         self.models = len(predictions)
+        self._scorers: dict[tuple[str, int, int, int], Any] = {}
 
     def draws(
         self, components: tuple[Component, ...], resamples: int, seed: int
@@ -147,6 +148,9 @@ class Resampler:
                 weights = chunk[:, rows]
                 drawn = weights.sum(axis=1) > 0
                 batch = _batch_rate(component, pred[rows], weights)
+                if batch is None and not self.table.compressed:
+                    # continuous outputs (a regressor's errors): weighted sums, stats.moments
+                    batch = self._moments(component, c, g, model, truth[rows], pred[rows], weights)
                 if batch is None:
                     batch = batch_scores(component.resampled, truth[rows], pred[rows], weights)
                 if batch is None:
@@ -155,6 +159,24 @@ class Resampler:
                     )
                 out[:, c, g] = np.where(drawn, batch, np.nan)
         return out
+
+    def _moments(
+        self,
+        component: Component,
+        c: int,
+        g: int,
+        model: int,
+        truth: np.ndarray,
+        pred: np.ndarray,
+        weights: np.ndarray,
+    ) -> np.ndarray | None:
+        from pytest_modelgate.stats.moments import scorer
+
+        key = (component.name, c, g, model)
+        if key not in self._scorers:
+            self._scorers[key] = scorer(component.resampled, truth, pred)
+        batch = self._scorers[key]
+        return None if batch is None else batch(weights)
 
     @staticmethod
     def _one(

@@ -3,7 +3,10 @@
 Names are sklearn scorer names (``accuracy``, ``f1_macro``, ``roc_auc_ovr``, ``neg_log_loss``)
 or sklearn.metrics function names (``f1_score``, ``mean_absolute_error``) with ``params``.
 A ``neg_`` scorer is reported un-negated (``log_loss`` lower is better), so thresholds read
-naturally: ``log_loss: {max: 0.5}``.
+naturally: ``log_loss: {max: 0.5}``. Regression metrics also go by their short names: ``rmse``,
+``mse``, ``mae``, ``mape`` (and ``r2``, a scorer name already). Each metric knows what it
+scores: class labels or probabilities (``classification``) or numbers (``regression``), read
+from the sklearn module that defines it.
 """
 
 from __future__ import annotations
@@ -27,6 +30,20 @@ _PROBABILITY_METRICS = {
     "d2_brier_score",
 }
 _LOWER_IS_BETTER_SUFFIXES = ("_error", "_loss", "_deviance")
+# short names of the usual regression metrics, as sklearn scorers
+ALIASES = {
+    "rmse": "neg_root_mean_squared_error",
+    "mse": "neg_mean_squared_error",
+    "mae": "neg_mean_absolute_error",
+    "mape": "neg_mean_absolute_percentage_error",
+    "medae": "neg_median_absolute_error",
+}
+CLASSIFICATION = "classification"
+REGRESSION = "regression"
+# what to suggest when a metric does not fit the model
+LABEL_METRICS = ("accuracy", "balanced_accuracy", "f1_macro", "precision_macro", "recall_macro")
+PROBABILITY_METRICS = ("roc_auc", "log_loss", "brier_score_loss")
+REGRESSION_METRICS = ("rmse", "mae", "r2", "mape")
 
 
 @dataclass(frozen=True)
@@ -36,6 +53,7 @@ class MetricSpec:
     greater_is_better: bool
     needs_proba: bool
     params: dict[str, Any] = field(default_factory=dict)
+    task: str = CLASSIFICATION  # what it scores: class labels/probabilities, or numbers
 
     @property
     def direction(self) -> str:
@@ -47,6 +65,11 @@ def resolve_metric(name: str, params: dict[str, Any] | None = None) -> MetricSpe
     import sklearn.metrics as skm
 
     params = dict(params or {})
+    if name in ALIASES:
+        spec = resolve_metric(ALIASES[name], params)
+        return MetricSpec(
+            name, spec.function, spec.greater_is_better, False, spec.params, REGRESSION
+        )
     if name in skm.get_scorer_names():
         scorer = skm.get_scorer(name)
         # the scorer carries the function, its fixed kwargs, its sign and its response method
@@ -56,14 +79,18 @@ def resolve_metric(name: str, params: dict[str, Any] | None = None) -> MetricSpe
         response = scorer._response_method
         needs_proba = response != "predict"
         clean = name.removeprefix("neg_") if not greater else name
-        return MetricSpec(clean, _bind(function, kwargs, name), greater, needs_proba, kwargs)
+        task = _task(function)
+        bound = _bind(function, kwargs, name)
+        return MetricSpec(clean, bound, greater, needs_proba and task != REGRESSION, kwargs, task)
     function = getattr(skm, name, None)
     if callable(function) and not isinstance(function, type) and not name.startswith("get_"):
         greater = not name.endswith(_LOWER_IS_BETTER_SUFFIXES)
         needs_proba = name in _PROBABILITY_METRICS
-        return MetricSpec(name, _bind(function, params, name), greater, needs_proba, params)
+        bound = _bind(function, params, name)
+        return MetricSpec(name, bound, greater, needs_proba, params, _task(function))
     known = sorted(
         set(skm.get_scorer_names())
+        | set(ALIASES)
         | {n for n in dir(skm) if n.endswith(("_score", "_error", "_loss"))}
     )
     close = difflib.get_close_matches(name, known, n=3)
@@ -88,12 +115,42 @@ def _bind(
     return functools.partial(function, **kwargs)
 
 
+def _task(function: Callable[..., float]) -> str:
+    """Regression when sklearn defines the metric among its regression metrics."""
+    module = getattr(function, "__module__", "") or ""
+    return REGRESSION if module.endswith("._regression") else CLASSIFICATION
+
+
+def check_task(spec: MetricSpec, task: str, model: str, why: str) -> None:
+    """MetricError when the metric scores what the model does not give."""
+    if spec.task == task:
+        return
+    if task == REGRESSION:
+        raise MetricError(
+            f"metric {spec.name!r} scores class labels, but {model} is a regressor ({why}): "
+            f"use a regression metric such as {', '.join(REGRESSION_METRICS)}, or set "
+            "'task: classification' at the top of the suite if it classifies"
+        )
+    raise MetricError(
+        f"metric {spec.name!r} scores numeric predictions, but {model} is a classifier ({why}): "
+        f"use a classification metric such as {', '.join(LABEL_METRICS)}, or set "
+        "'task: regression' at the top of the suite if it regresses"
+    )
+
+
+def no_probabilities(spec: MetricSpec, model: str) -> MetricError:
+    return MetricError(
+        f"metric {spec.name!r} needs predicted probabilities, but {model} gives none (it has no "
+        f"predict_proba); metrics of its labels it can have instead: {', '.join(LABEL_METRICS)}"
+    )
+
+
 def score_input(spec: MetricSpec, labels: Any, proba: Any, classes: Any) -> Any:
     """What the metric scores: labels, or probabilities (positive column for binary)."""
     if not spec.needs_proba:
         return labels
     if proba is None:
-        raise MetricError(f"metric {spec.name!r} needs predicted probabilities")
+        raise no_probabilities(spec, "the model")
     if proba.ndim == 2 and proba.shape[1] == 2 and "multi_class" not in spec.params:
         if spec.name in ("log_loss", "neg_log_loss"):
             return proba

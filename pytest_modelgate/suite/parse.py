@@ -7,6 +7,8 @@
     target: species
     features: [sepal_length, ...]            # optional: else the model signature's inputs
     sensitive: [sex, age_group]              # optional
+    task: regression                         # optional: else detected from model and target
+    error_control: {alpha: 0.05, method: holm}  # optional: the run's options win
     gates:
       accuracy: {...}                        # each gate kind parses its own section
 """
@@ -20,8 +22,30 @@ from pathlib import Path
 from pytest_modelgate.suite.data import READERS, DataSpec
 from pytest_modelgate.suite.nodes import Node, read_suite_file
 
-_TOP_KEYS = {"model", "data", "target", "features", "sensitive", "gates", "description"}
+_TOP_KEYS = {
+    "model",
+    "data",
+    "target",
+    "features",
+    "sensitive",
+    "gates",
+    "description",
+    "task",
+    "error_control",
+}
 _DATA_KEYS = {"path", "reference", "split"}
+_ERROR_CONTROL_KEYS = {"alpha", "method"}
+TASKS = ("classification", "regression")
+METHODS = ("holm", "bonferroni", "none")
+
+
+@dataclass(frozen=True)
+class ErrorControlSpec:
+    """A suite's ``error_control``: the family-wise error level and correction it asks for."""
+
+    alpha: float | None
+    method: str | None
+    where: str  # file:line, for messages
 
 
 @dataclass(frozen=True)
@@ -33,6 +57,9 @@ class Suite:
     features: tuple[str, ...] | None
     sensitive: tuple[str, ...]
     gates: Node = dataclasses.field(compare=False, repr=False)  # the sections gates.plan reads
+    task: str | None = None  # classification or regression; None: detected
+    task_where: str = ""
+    error_control: ErrorControlSpec | None = None
 
     def __hash__(self) -> int:
         return hash(self.path)
@@ -54,7 +81,29 @@ def load_suite(path: Path) -> Suite:
     gates = root.require("gates").mapping()
     if not gates.keys():
         raise gates.error("expected at least one gate")
-    return Suite(path, model, data, target, features, sensitive, gates)
+    task_node = root.get("task")
+    task = task_node.as_choice(TASKS) if task_node else None
+    task_where = f"{path}:{task_node.line}" if task_node else ""
+    control = root.get("error_control")
+    return Suite(
+        path,
+        model,
+        data,
+        target,
+        features,
+        sensitive,
+        gates,
+        task=task,
+        task_where=task_where,
+        error_control=_error_control(control) if control else None,
+    )
+
+
+def _error_control(node: Node) -> ErrorControlSpec:
+    node.mapping().only(_ERROR_CONTROL_KEYS)
+    alpha = node.value_or("alpha", lambda n: n.as_fraction(open_low=True), None)
+    method = node.value_or("method", lambda n: n.as_choice(METHODS), None)
+    return ErrorControlSpec(alpha, method, f"{node.path}:{node.line}")
 
 
 def data_spec(node: Node) -> DataSpec:

@@ -1,52 +1,45 @@
 """Deciding an accuracy item: the candidate's metric against its thresholds on a bootstrap
-interval, or against the champion's on the same rows."""
+interval, or against the champion's on the same rows; pass, fail or inconclusive."""
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
+from pytest_modelgate.gates.accuracy.outputs import scored_outputs
 from pytest_modelgate.gates.accuracy.spec import MetricGate
-from pytest_modelgate.gates.api import GateContext, GateResult
-from pytest_modelgate.gates.policy import missing_champion
-from pytest_modelgate.stats.metrics import score_input
+from pytest_modelgate.gates.api import GateContext, GateResult, estimate_text
+from pytest_modelgate.gates.policy import Decided, describe_bounds, interval_claim, missing_champion
 
 if TYPE_CHECKING:
-    import numpy as np
+    from pytest_modelgate.gates.accuracy.draws import SectionDraws
 
-    from pytest_modelgate.stats.bootstrap import Estimate
+__all__ = ["ChampionComparison", "GateThreshold", "scored_outputs"]
+
+FAIL_ADVICE = "Improve the model on this metric, or revisit the threshold with the model's owners."
 
 
-def scored_outputs(ctx: GateContext, gate: MetricGate, role: str) -> tuple[np.ndarray, np.ndarray]:
-    data = ctx.eval_data(gate.suite)
-    handle = ctx.candidate if role == "candidate" else ctx.champion
-    assert handle is not None
-    predictions = handle.predictions(data)
-    proba = predictions.proba if gate.spec.needs_proba else None
-    return data.y, score_input(gate.spec, predictions.labels, proba, predictions.classes)
+def _threshold(gate: MetricGate) -> dict[str, float]:
+    return {k: v for k, v in (("min", gate.minimum), ("max", gate.maximum)) if v is not None}
 
 
 class GateThreshold:
-    """``accuracy[NAME]``: the candidate's metric against min/max, decided on the bound."""
+    """``accuracy[NAME]``: the candidate's metric against min/max: pass when the interval is
+    on the right side, fail when it is on the wrong side, inconclusive when it straddles."""
 
-    def __init__(self, gate: MetricGate) -> None:
+    def __init__(self, gate: MetricGate, draws: SectionDraws | None = None) -> None:
+        from pytest_modelgate.gates.accuracy.draws import SectionDraws
+
         self.gate = gate
+        self.draws = draws or SectionDraws([gate])
 
     def __call__(self, ctx: GateContext) -> GateResult:
-        from pytest_modelgate.stats.bootstrap import bootstrap
+        from pytest_modelgate.stats.bootstrap import summarise
 
         gate, policy = self.gate, self.gate.policy
-        y_true, scored = scored_outputs(ctx, gate, "candidate")
-        estimate = bootstrap(
-            gate.spec.function,
-            y_true,
-            scored,
-            resamples=policy.resamples,
-            confidence=policy.confidence,
-            seed=policy.seed,
-        )
-        threshold = {
-            k: v for k, v in (("min", gate.minimum), ("max", gate.maximum)) if v is not None
-        }
+        (y_true, _), point, draws = self.draws.single(ctx, gate)
+        estimate = summarise(point, draws, policy.confidence, policy.resamples)
+        threshold = _threshold(gate)
         result = GateResult(
             passed=True,
             metric=gate.label,
@@ -58,53 +51,60 @@ class GateThreshold:
             rows=len(y_true),
             details={"bootstrap": estimate.as_dict(), "direction": gate.spec.direction},
         )
-        if threshold:
-            _decide_threshold(result, gate, estimate)
-        else:
+        if not threshold:
             result.message = "no absolute threshold; see the champion comparison"
+            return result
+        text = f"{gate.label} = {estimate_text(estimate.value, estimate.low, estimate.high)}"
+        if not math.isfinite(estimate.value):
+            result.passed = False
+            result.message = f"{text}: the metric is undefined on these rows"
+            return result
+        if policy.decide_on == "point":
+            _decide_point(result, gate, estimate.value)
+            return result
+
+        def describe(decided: Decided) -> str:
+            return describe_bounds(
+                decided, text, gate.minimum, gate.maximum, fail_advice=FAIL_ADVICE
+            )
+
+        result.claim = interval_claim(
+            result,
+            draws,
+            point,
+            rows=len(y_true),
+            confidence=policy.confidence,
+            describe=describe,
+            minimum=gate.minimum,
+            maximum=gate.maximum,
+        )
         return result
 
 
-def _decide_threshold(result: GateResult, gate: MetricGate, estimate: Estimate) -> None:
-    on_bound = gate.policy.decide_on == "bound"
-    low = estimate.low if on_bound else estimate.value
-    high = estimate.high if on_bound else estimate.value
-    level = f"{estimate.confidence:.0%} interval"
+def _decide_point(result: GateResult, gate: MetricGate, value: float) -> None:
+    """``decide_on: point``: two-way on the point value, no interval, no error control."""
     problems = []
-    if gate.minimum is not None and not low >= gate.minimum:
-        what = f"lower bound of the {level}" if on_bound else "point value"
-        problems.append(f"{what} {low:.4f} is below min {gate.minimum:g}")
-    if gate.maximum is not None and not high <= gate.maximum:
-        what = f"upper bound of the {level}" if on_bound else "point value"
-        problems.append(f"{what} {high:.4f} is above max {gate.maximum:g}")
+    if gate.minimum is not None and not value >= gate.minimum:
+        problems.append(f"point value {value:.4f} is below min {gate.minimum:g}")
+    if gate.maximum is not None and not value <= gate.maximum:
+        problems.append(f"point value {value:.4f} is above max {gate.maximum:g}")
     result.passed = not problems
     if problems:
-        result.message = "; ".join(problems) + ". " + _advice(gate, estimate)
-
-
-def _advice(gate: MetricGate, estimate: Estimate) -> str:
-    if gate.policy.decide_on == "bound" and _point_passes(gate, estimate.value):
-        return (
-            "The point value clears the threshold but the evidence is too thin: evaluate on "
-            "more rows to narrow the interval, or improve the model."
-        )
-    return "Improve the model on this metric, or revisit the threshold with the model's owners."
-
-
-def _point_passes(gate: MetricGate, value: float) -> bool:
-    ok_min = gate.minimum is None or value >= gate.minimum
-    ok_max = gate.maximum is None or value <= gate.maximum
-    return ok_min and ok_max
+        result.message = "; ".join(problems) + ". " + FAIL_ADVICE
 
 
 class ChampionComparison:
-    """``accuracy[NAME-vs-champion]``: paired non-inferiority on the same rows."""
+    """``accuracy[NAME-vs-champion]``: paired non-inferiority on the same rows. The claim is
+    the candidate's metric against the champion's, less ``max_drop``."""
 
-    def __init__(self, gate: MetricGate) -> None:
+    def __init__(self, gate: MetricGate, draws: SectionDraws | None = None) -> None:
+        from pytest_modelgate.gates.accuracy.draws import SectionDraws
+
         self.gate = gate
+        self.draws = draws or SectionDraws([gate])
 
     def __call__(self, ctx: GateContext) -> GateResult:
-        from pytest_modelgate.stats.bootstrap import bootstrap_paired_difference
+        from pytest_modelgate.stats.bootstrap import summarise
 
         gate, policy = self.gate, self.gate.policy
         threshold = {"max_drop": gate.max_drop or 0.0}
@@ -113,24 +113,14 @@ class ChampionComparison:
             return missing_champion(
                 ctx, gate.label, threshold, policy.on_missing_champion, "accuracy"
             )
-        y_true, candidate = scored_outputs(ctx, gate, "candidate")
-        _, incumbent = scored_outputs(ctx, gate, "champion")
-        diff = bootstrap_paired_difference(
-            gate.spec.function,
-            y_true,
-            candidate,
-            incumbent,
-            resamples=policy.resamples,
-            confidence=policy.confidence,
-            seed=policy.seed,
-        )
-        # express everything as "gain" so that positive is better whatever the metric direction
-        sign = 1.0 if gate.spec.greater_is_better else -1.0
-        gain, gain_low = sign * diff.value, sign * (diff.low if sign > 0 else diff.high)
-        decided = gain_low if policy.decide_on == "bound" else gain
-        champion_value = _champion_value(ctx, gate)
+        (y_true, _), (ours, our_draws), (theirs, their_draws) = self.draws.paired(ctx, gate)
+        point, draws = ours - theirs, our_draws - their_draws
+        diff = summarise(point, draws, policy.confidence, policy.resamples)
+        champion_value = float(theirs)
+        greater = gate.spec.greater_is_better
+        drop = threshold["max_drop"]
         result = GateResult(
-            passed=decided >= -threshold["max_drop"],
+            passed=True,
             metric=gate.label,
             value=champion_value + diff.value,
             low=None,
@@ -143,19 +133,49 @@ class ChampionComparison:
             details={"difference": diff.as_dict(), "direction": gate.spec.direction},
         )
         delta = f"{diff.value:+.4f} [{diff.low:+.4f}, {diff.high:+.4f}]"
-        if not result.passed:
-            worst = "worst plausible drop" if policy.decide_on == "bound" else "drop"
+        head = (
+            f"candidate {ctx.candidate.ref.describe()} vs champion {champion.ref.describe()}: "
+            f"difference {delta} ({gate.spec.direction})"
+        )
+        if policy.decide_on == "point":
+            gain = diff.value if greater else -diff.value
+            result.passed = gain >= -drop
             result.message = (
-                f"candidate {ctx.candidate.ref.describe()} vs champion {champion.ref.describe()}: "
-                f"difference {delta} ({gate.spec.direction}); {worst} {-decided:.4f} exceeds "
-                f"max_drop {threshold['max_drop']:g}. The candidate must be at least as good as "
-                "the champion within max_drop on the same rows."
+                f"{head}; drop {-gain:.4f} exceeds max_drop {drop:g}"
+                if not result.passed
+                else f"difference vs champion v{champion.ref.version}: {delta}"
             )
-        else:
-            result.message = f"difference vs champion v{champion.ref.version}: {delta}"
+            return result
+
+        def describe(decided: Decided) -> str:
+            # the decision interval of the candidate's metric, as a drop from the champion's
+            worst = (champion_value - decided.low) if greater else (decided.high - champion_value)
+            best = (champion_value - decided.high) if greater else (decided.low - champion_value)
+            if decided.verdict == "pass":
+                return f"difference vs champion v{champion.ref.version}: {delta}; worst plausible drop {worst:.4f} is within max_drop {drop:g} ({decided.interval_name()})"
+            if decided.verdict == "fail":
+                return (
+                    f"{head}; worst plausible drop {worst:.4f} exceeds max_drop {drop:g}, and so "
+                    f"does the smallest plausible drop {best:.4f} ({decided.interval_name()}). The "
+                    "candidate must be at least as good as the champion within max_drop on the "
+                    "same rows."
+                )
+            return (
+                f"INCONCLUSIVE, not enough evidence: {head}; worst plausible drop {worst:.4f} "
+                f"exceeds max_drop {drop:g} but the smallest plausible drop {best:.4f} does not "
+                f"({decided.interval_name()}); {decided.rows_text()}."
+            )
+
+        bound = champion_value - drop if greater else champion_value + drop
+        result.claim = interval_claim(
+            result,
+            champion_value + draws,
+            champion_value + point,
+            rows=len(y_true),
+            confidence=policy.confidence,
+            describe=describe,
+            minimum=bound if greater else None,
+            maximum=None if greater else bound,
+            statistic=f"{gate.label} vs champion v{champion.ref.version} (less max_drop)",
+        )
         return result
-
-
-def _champion_value(ctx: GateContext, gate: MetricGate) -> float:
-    y_true, scored = scored_outputs(ctx, gate, "champion")
-    return float(gate.spec.function(y_true, scored))

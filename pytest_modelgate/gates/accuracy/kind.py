@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from pytest_modelgate.gates.accuracy.checks import ChampionComparison, GateThreshold
+from pytest_modelgate.gates.accuracy.draws import SectionDraws
 from pytest_modelgate.gates.accuracy.slices import accuracy_slice_checks
 from pytest_modelgate.gates.accuracy.spec import GATE, SECTION_KEYS, parse_metric
 from pytest_modelgate.gates.api import Check, gate_required
@@ -27,14 +28,17 @@ class AccuracyGate:
         if not metrics.mapping().keys():
             raise metrics.error("expected at least one metric")
         checks: list[Check] = []
-        gates = []
-        for label, entry in metrics.items():
-            gate = parse_metric(label, entry, policy, suite)
-            gates.append(gate)
-            checks.append(Check(GATE, label, GateThreshold(gate), required))
+        gates = [parse_metric(label, entry, policy, suite) for label, entry in metrics.items()]
+        draws = SectionDraws(gates)
+        for gate in gates:
+            label = gate.label
+            absolute = gate.minimum is not None or gate.maximum is not None
+            family = policy.family if absolute else None
+            checks.append(Check(GATE, label, GateThreshold(gate, draws), required, family))
             if gate.max_drop is not None:
+                name = f"{label}-vs-champion"
                 checks.append(
-                    Check(GATE, f"{label}-vs-champion", ChampionComparison(gate), required)
+                    Check(GATE, name, ChampionComparison(gate, draws), required, policy.family)
                 )
         slices = node.get("slices")
         if slices is not None:

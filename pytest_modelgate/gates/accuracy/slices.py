@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pytest_modelgate.gates.accuracy.checks import scored_outputs
+from pytest_modelgate.gates.accuracy.outputs import scored_outputs
 from pytest_modelgate.gates.slices import SliceMetric, parse_policy, parse_slices, slice_checks
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ def accuracy_slice_checks(
     return slice_checks(
         "accuracy",
         slices,
-        parse_policy(node, policy.confidence, policy.decide_on),
+        parse_policy(node, policy.confidence, policy.decide_on, policy.family),
         metrics,
         suite,
         required,

@@ -160,9 +160,13 @@ def _why_undefined(name: str, target: str, pos: Any) -> str:
 
 
 def table_rows(
-    metric: FairnessMetric, figures: Figures, failing: frozenset[int] | set[int] = frozenset()
+    metric: FairnessMetric,
+    figures: Figures,
+    failing: frozenset[int] | set[int] = frozenset(),
+    undecided: frozenset[int] | set[int] = frozenset(),
 ) -> list[dict[str, Any]]:
-    """The per-group table as report data (``fails_threshold``: the group breaks a floor)."""
+    """The per-group table as report data (``fails_threshold``: the group breaks a floor;
+    ``undecided``: its interval straddles the floor, so it needs more data)."""
     rows = []
     for g, label in enumerate(figures.groups.labels):
         row: dict[str, Any] = {
@@ -171,6 +175,7 @@ def table_rows(
             "decided_on": bool(figures.used[g]),
             "below_min_group_size": bool(figures.groups.sizes[g] < metric.policy.min_group_size),
             "fails_threshold": g in failing,
+            "undecided": g in undecided,
         }
         for c, name in enumerate(figures.components):
             row[name] = _cell_values([figures.point[c, g], figures.low[c, g], figures.high[c, g]])

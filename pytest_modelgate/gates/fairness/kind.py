@@ -41,8 +41,18 @@ class FairnessGate:
         for label, entry in metrics.items():
             for by in groupings:
                 metric = parse_metric(label, entry, by, policy, suite)
-                checks.append(Check(GATE, metric.item, ThresholdFairness(metric), required))
+                family = policy.stats.family
+                absolute = metric.minimum is not None or metric.maximum is not None
+                checks.append(
+                    Check(
+                        GATE,
+                        metric.item,
+                        ThresholdFairness(metric),
+                        required,
+                        family if absolute else None,
+                    )
+                )
                 if metric.margin is not None:
                     name = f"{metric.item}-vs-champion"
-                    checks.append(Check(GATE, name, ChampionFairness(metric), required))
+                    checks.append(Check(GATE, name, ChampionFairness(metric), required, family))
         return checks

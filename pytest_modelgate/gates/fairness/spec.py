@@ -21,12 +21,17 @@ Suite section::
           demographic_parity_ratio: {min: 0.8}
           equalized_odds_difference: {max: 0.2}
           recall_every_group: {metric: recall, group_min: 0.7}   # any sklearn metric
+          mae_every_group: {metric: mae, group_max: 40}          # a regressor's error
+          mae_gap: {metric: mae, max_difference: 10}             # between groups
 
 Each metric and grouping is an item ``fairness[METRIC@sex]`` (``@sex+age_group`` for an
 intersectional one); with ``champion_margin`` a second item ``...-vs-champion`` checks that
 the candidate is not less fair than the champion by more than the margin, on the same rows.
 A floor (``group_min``/``group_max``) is decided on every group's own interval bound: all of
-them must pass, so no multiple-comparison correction is needed for the verdict.
+them must pass for the item to pass (an intersection of claims needs no correction), and one
+group failing fails it (a union, corrected over the groups). ``max_difference`` bounds the
+between-group difference (max - min) of a metric, fairlearn's ``difference()``. Every item joins
+the run's error control like any interval check.
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ MEASURES: dict[str, tuple[tuple[str, ...], str]] = {
     "equal_opportunity_ratio": (("true_positive_rate",), "ratio"),
 }
 SECTION_KEYS = {
+    "family",
     "confidence",
     "resamples",
     "seed",
@@ -68,7 +74,7 @@ SECTION_KEYS = {
     "required",
 }
 _METRIC_KEYS = {"measure", "metric", "params", "max", "min", "group_min", "group_max"}
-_METRIC_KEYS |= {"champion_margin"}
+_METRIC_KEYS |= {"champion_margin", "max_difference"}
 
 
 @dataclass(frozen=True)
@@ -159,8 +165,19 @@ def parse_metric(
     if node.has("metric"):
         if node.has("measure"):
             raise node.error("expected one of 'measure' (fairlearn) or 'metric' (a floor)")
-        spec, components, summary = _floor(node), None, "worst"
-        allowed, forbidden = ("group_min", "group_max"), ("min", "max")
+        spec, components = _floor(node), None
+        if node.has("max_difference"):
+            floors = [k for k in ("group_min", "group_max") if node.has(k)]
+            if floors:
+                raise node.require(floors[0]).error(
+                    "a metric entry bounds either every group (group_min/group_max) or the "
+                    "difference between groups (max_difference); use two entries for both"
+                )
+            summary = "difference"
+            allowed, forbidden = ("max_difference",), ("min", "max")
+        else:
+            summary = "worst"
+            allowed, forbidden = ("group_min", "group_max"), ("min", "max", "max_difference")
     else:
         measure_node = node.get("measure")
         measure = measure_node.as_choice(tuple(MEASURES)) if measure_node else label
@@ -171,7 +188,8 @@ def parse_metric(
             )
         spec, (components, summary) = None, MEASURES[measure]
         allowed = ("max",) if summary == "difference" else ("min",)
-        forbidden = tuple(k for k in ("min", "max", "group_min", "group_max") if k not in allowed)
+        keys = ("min", "max", "group_min", "group_max", "max_difference")
+        forbidden = tuple(k for k in keys if k not in allowed)
     for key in forbidden:
         if node.has(key):
             raise node.require(key).error(
@@ -184,6 +202,8 @@ def parse_metric(
     if all(v is None for v in bounds.values()) and margin is None:
         raise node.error(f"expected at least one of {', '.join(allowed)}, champion_margin")
     low_key, high_key = ("group_min", "group_max") if summary == "worst" else ("min", "max")
+    if "max_difference" in bounds:
+        high_key = "max_difference"
     return FairnessMetric(
         label=label,
         summary=summary,
@@ -210,5 +230,7 @@ def _floor(node: Node) -> MetricSpec:
 
 def threshold_of(metric: FairnessMetric) -> dict[str, float]:
     names = ("group_min", "group_max") if metric.summary == "worst" else ("min", "max")
+    if metric.spec is not None and metric.summary == "difference":
+        names = ("min", "max_difference")
     pairs = zip(names, (metric.minimum, metric.maximum), strict=True)
     return {k: v for k, v in pairs if v is not None}

@@ -36,6 +36,11 @@ def row_text(s: Subject, frame: pd.DataFrame, row: int) -> str:
         else:
             parts.append(f"{column}: {_num(before)}")
     labels, proba = s.answer(frame.iloc[[row]])
+    if s.regression:
+        before_y, after_y = float(s.labels[row]), float(labels[0])
+        moved = (after_y - before_y) / s.scale
+        answer = f"prediction {before_y:.6g} -> {after_y:.6g} ({moved:+.3f} standard deviations of the predictions)"
+        return f"row {row} {{{', '.join(parts)}}}: {answer}"
     answer = f"prediction {plain(s.labels[row])!r} -> {plain(labels[0])!r}"
     if proba is not None and s.proba is not None:
         answer += f", probabilities {_probs(s.proba[row])} -> {_probs(proba[0])}"
@@ -51,21 +56,45 @@ def _probs(values: Any) -> str:
 
 
 def _violates(noise: Noise, e: Effect) -> bool:
-    too_many = e.flip_rate > noise.max_flip_rate
+    too_many = noise.max_flip_rate is not None and e.flip_rate > noise.max_flip_rate
     too_far = noise.max_prob_shift is not None and e.prob_shift > noise.max_prob_shift
-    return too_many or too_far
+    moved = noise.max_output_shift is not None and e.output_shift > noise.max_output_shift
+    return too_many or too_far or moved
 
 
 def _threshold(noise: Noise) -> dict[str, float]:
-    threshold = {"max_flip_rate": noise.max_flip_rate}
-    if noise.max_prob_shift is not None:
-        threshold["max_prob_shift"] = noise.max_prob_shift
-    return threshold
+    limits = (
+        ("max_flip_rate", noise.max_flip_rate),
+        ("max_prob_shift", noise.max_prob_shift),
+        ("max_output_shift", noise.max_output_shift),
+    )
+    return {k: v for k, v in limits if v is not None}
+
+
+def _check_limits(noise: Noise, s: Subject, section: str, model: str) -> None:
+    """A regressor is held to max_output_shift, a classifier to flips and probabilities."""
+    if s.regression and noise.max_output_shift is None:
+        raise DataError(
+            f"robustness {section} ({noise.where}) on {model}, a regressor, needs "
+            "max_output_shift: the largest change of a prediction, in standard deviations of "
+            "the predictions (max_flip_rate and max_prob_shift apply to class labels)"
+        )
+    if not s.regression and noise.max_flip_rate is None and noise.max_prob_shift is None:
+        raise DataError(
+            f"robustness {section} ({noise.where}) on {model}, a classifier, needs "
+            "max_flip_rate and/or max_prob_shift (max_output_shift applies to a regressor's "
+            "numbers)"
+        )
 
 
 def _cause(noise: Noise, e: Effect) -> str:
     parts = []
-    if e.flip_rate > noise.max_flip_rate:
+    if noise.max_output_shift is not None and e.output_shift > noise.max_output_shift:
+        parts.append(
+            f"moves a prediction by {e.output_shift:.3f} standard deviations of the "
+            f"predictions (max_output_shift {noise.max_output_shift:g})"
+        )
+    if noise.max_flip_rate is not None and e.flip_rate > noise.max_flip_rate:
         parts.append(
             f"flips {e.flip_rate:.1%} of predictions (max_flip_rate {noise.max_flip_rate:g})"
         )
@@ -82,6 +111,7 @@ def check_noise(spec: RobustnessSpec, ctx: GateContext) -> GateResult:
     noise = spec.noise
     assert noise is not None
     s = subject(spec, ctx)
+    _check_limits(noise, s, "noise", ctx.candidate.ref.describe())
     r = noise.relative
     strategy = st.fixed_dictionaries({f: steps(-r, r) for f in s.features})
     worst: list[Effect] = []
@@ -92,17 +122,31 @@ def check_noise(spec: RobustnessSpec, ctx: GateContext) -> GateResult:
         return _violates(noise, e)
 
     found = search(strategy, violates, spec)
-    top = max(worst, key=lambda e: (e.flip_rate, e.prob_shift))
+    top = max(worst, key=lambda e: (e.output_shift, e.flip_rate, e.prob_shift))
     result = GateResult(
         passed=found is None,
-        metric="flip rate under noise",
-        value=top.flip_rate,
+        metric="output shift under noise" if s.regression else "flip rate under noise",
+        value=top.output_shift if s.regression else top.flip_rate,
         threshold=_threshold(noise),
         decided_on=f"worst of {len(worst)} perturbations",
         rows=len(s.base),
         details={"max_prob_shift_seen": top.prob_shift, "relative": r, "seed": spec.seed},
     )
+    if s.regression:
+        result.details = {
+            "max_output_shift_seen": top.output_shift,
+            "output_scale": s.scale,
+            "relative": r,
+            "seed": spec.seed,
+        }
     if found is None:
+        if s.regression:
+            result.message = (
+                f"perturbing {', '.join(s.features)} by up to {r:.2%} moved a prediction by at "
+                f"most {top.output_shift:.4f} standard deviations of the predictions "
+                f"({top.output_shift * s.scale:.4g}) on {len(s.base)} rows"
+            )
+            return result
         result.message = (
             f"perturbing {', '.join(s.features)} by up to {r:.2%} flipped at most "
             f"{top.flip_rate:.1%} of {len(s.base)} predictions (largest probability shift "
@@ -126,6 +170,7 @@ def check_jitter(spec: RobustnessSpec, ctx: GateContext) -> GateResult:
     noise = spec.jitter
     assert noise is not None
     s = subject(spec, ctx)
+    _check_limits(noise, s, "jitter", ctx.candidate.ref.describe())
     r = noise.relative
     per_feature: dict[str, dict[str, Any]] = {}
     fragile: list[str] = []
@@ -138,8 +183,10 @@ def check_jitter(spec: RobustnessSpec, ctx: GateContext) -> GateResult:
             return _violates(noise, e)
 
         found = search(steps(-r, r), violates, spec)
-        top = max(seen, key=lambda e: (e.flip_rate, e.prob_shift))
+        top = max(seen, key=lambda e: (e.output_shift, e.flip_rate, e.prob_shift))
         per_feature[feature] = {"flip_rate": top.flip_rate, "prob_shift": top.prob_shift}
+        if s.regression:
+            per_feature[feature] = {"output_shift": top.output_shift}
         if found is not None:
             frame = perturbed(s.base, {feature: found})
             e = effect(s, frame)
@@ -148,11 +195,12 @@ def check_jitter(spec: RobustnessSpec, ctx: GateContext) -> GateResult:
                 f"{feature!r}: jitter {found:+.4%} {_cause(noise, e)}\n  "
                 + row_text(s, frame, e.worst_row)
             )
-    worst = max(per_feature, key=lambda f: per_feature[f]["flip_rate"])
+    key = "output_shift" if s.regression else "flip_rate"
+    worst = max(per_feature, key=lambda f: per_feature[f][key])
     result = GateResult(
         passed=not fragile,
-        metric=f"flip rate, worst feature {worst}",
-        value=per_feature[worst]["flip_rate"],
+        metric=f"{key.replace('_', ' ')}, worst feature {worst}",
+        value=per_feature[worst][key],
         threshold=_threshold(noise),
         decided_on="worst feature",
         rows=len(s.base),
@@ -163,6 +211,10 @@ def check_jitter(spec: RobustnessSpec, ctx: GateContext) -> GateResult:
         result.message = (
             f"fragile feature(s) {names}: jittering one feature by at most {r:.2%} "
             f"(minimal counterexamples from Hypothesis, seed {spec.seed}):\n" + "\n".join(fragile)
+        )
+    elif s.regression:
+        result.message = "per feature largest output shift (standard deviations): " + ", ".join(
+            f"{f} {v['output_shift']:.4f}" for f, v in per_feature.items()
         )
     else:
         result.message = "per feature flip rate: " + ", ".join(
@@ -224,7 +276,17 @@ def _score(s: Subject, mono: Monotonic) -> tuple[Callable[[pd.DataFrame], Any], 
     """The probability of the declared class, or a regressor's numeric prediction."""
     import numpy as np
 
+    if s.regression and mono.target_class is not None:
+        raise DataError(
+            f"monotonic 'class: {mono.target_class}' names a class, but the model is a "
+            "regressor: its prediction itself must be monotonic; remove 'class'"
+        )
     if s.proba is None:
+        if np.asarray(s.labels).dtype.kind not in "fiub":
+            raise DataError(
+                "monotonic needs a number to be monotonic in: this classifier gives no "
+                f"probabilities (no predict_proba) and its labels are not numbers ({s.labels.dtype})"
+            )
         return (lambda frame: np.asarray(s.model.predict(frame), dtype=float)), "the prediction"
     classes = list(getattr(s.model, "classes_", range(s.proba.shape[1])))
     target = classes[-1] if mono.target_class is None else mono.target_class

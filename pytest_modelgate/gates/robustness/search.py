@@ -28,12 +28,16 @@ class Subject:
     labels: Any
     proba: Any | None
     calls: int = 0
+    regression: bool = False
+    scale: float = 1.0  # a regressor's output spread: shifts are measured in it
 
     def answer(self, frame: pd.DataFrame) -> tuple[Any, Any | None]:
         import numpy as np
 
         self.calls += 1
         labels = np.asarray(self.model.predict(frame))
+        if self.regression:
+            return labels, None
         method = getattr(self.model, "predict_proba", None)
         proba = None if method is None else np.asarray(method(frame), dtype=float)
         return labels, proba
@@ -57,9 +61,16 @@ def subject(spec: RobustnessSpec, ctx: GateContext) -> Subject:
     if unknown:
         raise DataError(f"features to perturb must be numeric model inputs; not: {unknown}")
     model = ctx.candidate.model
-    s = Subject(model, base, tuple(features), None, None)
+    regression = ctx.task(spec.suite).regression
+    s = Subject(model, base, tuple(features), None, None, regression=regression)
     s.labels, s.proba = s.answer(base)
     s.labels = np.asarray(s.labels)
+    if regression:
+        s.proba = None
+        outputs = s.labels.astype(float)
+        spread = float(np.std(outputs))
+        # constant predictions on these rows: measure shifts in the outputs' own magnitude
+        s.scale = spread or float(np.mean(np.abs(outputs))) or 1.0
     return s
 
 
@@ -109,12 +120,18 @@ class Effect:
     flip_rate: float
     prob_shift: float
     worst_row: int
+    output_shift: float = 0.0  # a regressor's largest change, in s.scale units
 
 
 def effect(s: Subject, frame: pd.DataFrame) -> Effect:
     import numpy as np
 
     labels, proba = s.answer(frame)
+    if s.regression:
+        moved = np.abs(np.asarray(labels, dtype=float) - s.labels.astype(float)) / s.scale
+        moved = np.where(np.isfinite(moved), moved, np.inf)
+        worst = int(np.argmax(moved))
+        return Effect(0.0, 0.0, worst, float(moved[worst]))
     flipped = labels != s.labels
     shift = np.zeros(len(frame)) if proba is None else np.abs(proba - s.proba).max(axis=1)
     order = np.lexsort((shift, flipped))  # flipped rows first, then the largest shift

@@ -9,10 +9,17 @@ Suite section::
       features: [a, b]        # numeric features to perturb (default: every numeric one)
       noise: {relative: 0.01, max_flip_rate: 0.02, max_prob_shift: 0.1}
       jitter: {relative: 0.01, max_flip_rate: 0.02}   # one feature at a time
+      # a regressor: the largest change of a prediction, in standard deviations of the
+      # predictions on the sampled rows
+      # noise: {relative: 0.01, max_output_shift: 0.05}
       monotonic:
         class: 1              # whose probability (default: the last class)
         features: {income: increasing, debt: decreasing}
       edge_inputs: {timeout_s: 60}
+
+A classifier is held to ``max_flip_rate`` (the share of predicted labels that change) and
+``max_prob_shift`` (the largest change of a probability); a regressor to ``max_output_shift``.
+Monotonicity is on the declared class's probability, or a regressor's prediction.
 
 Items: ``robustness[noise]`` (a relative perturbation of every feature at once),
 ``robustness[jitter]`` (each feature alone, naming the fragile one),
@@ -50,7 +57,7 @@ SECTION_KEYS = {
 }
 
 
-_NOISE_KEYS = {"relative", "max_flip_rate", "max_prob_shift"}
+_NOISE_KEYS = {"relative", "max_flip_rate", "max_prob_shift", "max_output_shift"}
 
 
 _MONOTONIC_KEYS = {"class", "features", "tolerance"}
@@ -62,8 +69,10 @@ _EDGE_KEYS = {"timeout_s", "rows"}
 @dataclass(frozen=True)
 class Noise:
     relative: float
-    max_flip_rate: float
+    max_flip_rate: float | None
     max_prob_shift: float | None
+    max_output_shift: float | None = None  # a regressor's, in standard deviations of its outputs
+    where: str = ""
 
 
 @dataclass(frozen=True)
@@ -115,11 +124,22 @@ def _noise(node: Node) -> Noise:
     relative = node.require("relative")
     if not 0 < relative.as_number() <= 1:
         raise relative.error(f"expected a number in (0, 1], got {relative.as_number():g}")
+    if not any(node.has(k) for k in ("max_flip_rate", "max_prob_shift", "max_output_shift")):
+        raise node.error(
+            "expected a limit: max_flip_rate and/or max_prob_shift (a classifier), or "
+            "max_output_shift (a regressor)"
+        )
+    flips = node.get("max_flip_rate")
     shift = node.get("max_prob_shift")
+    output = node.get("max_output_shift")
+    if output is not None and output.as_number() < 0:
+        raise output.error(f"expected a number >= 0, got {output.as_number():g}")
     return Noise(
         relative=relative.as_number(),
-        max_flip_rate=node.require("max_flip_rate").as_fraction(),
+        max_flip_rate=flips.as_fraction() if flips else None,
         max_prob_shift=shift.as_fraction() if shift else None,
+        max_output_shift=output.as_number() if output else None,
+        where=f"{node.path}:{node.line}",
     )
 
 

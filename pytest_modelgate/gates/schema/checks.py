@@ -109,7 +109,84 @@ def check_eval_data(spec: SchemaSpec, ctx: GateContext) -> GateResult:
     return result
 
 
+_INTEGER_TYPES = {"long", "integer", "int8", "int16", "int32", "int64", "uint8", "uint16"}
+_INTEGER_TYPES |= {"uint32", "uint64"}
+_FLOAT_TYPES = {"double", "float", "float16", "float32", "float64"}
+
+
 def check_output(spec: SchemaSpec, ctx: GateContext) -> GateResult:
+    """A classifier's labels in the declared set and probabilities in [0, 1] summing to 1; a
+    regressor's outputs finite numbers of its signature's type."""
+    task = ctx.task(spec.suite)
+    if task.regression:
+        return _regression_output(spec, ctx, task.why)
+    return _classifier_output(spec, ctx)
+
+
+def _regression_output(spec: SchemaSpec, ctx: GateContext, why: str) -> GateResult:
+    """A regressor answers finite numbers of its signature's output type, one per row."""
+    import numpy as np
+
+    from pytest_modelgate.errors import DataError
+
+    ref = ctx.candidate.ref
+    if spec.labels is not None:
+        raise DataError(
+            f"schema 'labels' name the classes of a classifier, but {ref.describe()} is a "
+            f"regressor ({why}): remove labels from the schema section, or set 'task: "
+            "classification' at the top of the suite"
+        )
+    data = ctx.eval_data(spec.suite)
+    values = np.asarray(ctx.candidate.predictions(data).labels)
+    declared = ref.signature_output_types
+    problems: list[str] = []
+    bad = np.zeros(data.rows, dtype=bool)
+    if values.dtype.kind not in "fiub":
+        problems.append(f"predictions are {values.dtype} values, not numbers")
+        bad[:] = True
+    else:
+        flat = values.reshape(len(values), -1).astype(float)
+        nonfinite = ~np.isfinite(flat).all(axis=1)
+        if nonfinite.any():
+            problems.append(f"{int(nonfinite.sum())} rows with NaN or infinite predictions")
+            bad |= nonfinite
+        kind = (declared or ("",))[0]
+        if kind in _INTEGER_TYPES:
+            fractional = ~(np.isclose(flat, np.round(flat)) | ~np.isfinite(flat)).all(axis=1)
+            if fractional.any():
+                problems.append(
+                    f"{int(fractional.sum())} rows with fractional predictions where the "
+                    f"signature declares {kind}"
+                )
+                bad |= fractional
+        elif declared and kind not in _FLOAT_TYPES:
+            problems.append(f"the signature declares {kind} output, not a number")
+            bad[:] = True
+    result = GateResult(
+        passed=not problems,
+        metric="malformed output share",
+        value=float(bad.mean()),
+        threshold={"max": 0.0},
+        decided_on="every row",
+        rows=data.rows,
+        details={
+            "task": "regression",
+            "signature_output": list(declared) if declared else None,
+            "problems": problems,
+        },
+    )
+    if problems:
+        result.message = (
+            f"{ref.describe()} answers malformed output on {int(bad.sum())} of {data.rows} rows: "
+            + "; ".join(problems)
+        )
+    else:
+        kind = declared[0] if declared else "numbers (no signature output declared)"
+        result.message = f"{data.rows} finite predictions of type {kind}"
+    return result
+
+
+def _classifier_output(spec: SchemaSpec, ctx: GateContext) -> GateResult:
     import numpy as np
 
     data = ctx.eval_data(spec.suite)

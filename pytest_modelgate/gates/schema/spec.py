@@ -12,8 +12,9 @@ Suite section::
       malformed: [missing_column, extra_column, wrong_type, null]
 
 Items: ``schema[signature]`` (the MLflow signature agrees with the schema: columns and types),
-``schema[eval-data]`` (the eval data validates, lazily), ``schema[output]`` (labels in the
-declared set, probabilities in [0, 1] summing to 1), ``schema[malformed-input]`` (each
+``schema[eval-data]`` (the eval data validates, lazily), ``schema[output]`` (a classifier's
+labels in the declared set, probabilities in [0, 1] summing to 1; a regressor's outputs finite
+numbers of its signature's output type), ``schema[malformed-input]`` (each
 malformed request is refused, naming the column, by the serving path: the schema, then the
 candidate's MLflow pyfunc, which enforces its signature).
 """

@@ -1,0 +1,1 @@
+"""The calibration gate: expected calibration error and the Brier score with intervals."""
