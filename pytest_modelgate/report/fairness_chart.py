@@ -59,7 +59,10 @@ def draw(
             )
         ax.set_xticks(x, [label.replace(" & ", "\n") for label in labels], fontsize=8)
         ax.set_ylabel(name)
-        ax.set_ylim(0, max(1.0, float(np.nanmax(np.nan_to_num(high[c], nan=0.0))) * 1.1))
+        # the threshold lines (and their labels) inside the panel, or the layout collapses it
+        drawn = [ln.value for ln in lines if ln.component == c and np.isfinite(ln.value)]
+        top = max([1.0, float(np.nanmax(np.nan_to_num(high[c], nan=0.0))), *drawn])
+        ax.set_ylim(0, top * 1.1)
     figure.suptitle(title, fontsize=10)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100)
