@@ -378,3 +378,29 @@ def test_thin_groups_are_inconclusive_and_the_advice_is_more_data_not_a_disparit
     item = report(pytester)["items"][0]["result"]
     assert item["rows_needed"] > 120
     assert set(item["details"]["group_rows_needed"]) == {"g=a", "g=b"}
+
+
+def test_string_labels_need_a_quoted_favourable_outcome(pytester, registry):
+    """Labels 'yes'/'no' need pos_label; YAML reads an unquoted yes as true, and the error says
+    to quote it rather than that True is not a label."""
+    from sklearn.tree import DecisionTreeClassifier
+
+    frame = unequal()
+    frame["y"] = np.where(frame["y"] == 1, "yes", "no")
+    model = DecisionTreeClassifier(random_state=0).fit(frame[["a"]], frame["y"])
+    version = registry.register(model, "m", frame[["a"]])
+    frame.to_csv(pytester.path / "eval.csv", index=False)
+    metrics = "      demographic_parity_difference: {max: 0.5}"
+    for label, expected in (
+        ("yes", "*pos_label True is not among the target's labels [[]'no', 'yes'[]] (YAML reads an "
+                "unquoted yes/no/on/off/true/false as the boolean True: quote the label*"),
+        ("'yes'", None),
+    ):  # fmt: skip
+        extra = f"    pos_label: {label}"
+        write_suite(pytester.path, SUITE.format(sensitive="[g]", extra=extra, metrics=metrics))
+        result = pytester.runpytest(*registry.args("m", version))
+        if expected is None:
+            assert_verdicts(result, passed=1)
+        else:
+            assert_verdicts(result, failed=1)
+            result.stdout.fnmatch_lines([expected])

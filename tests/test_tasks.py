@@ -194,8 +194,9 @@ def _labelled(kind: str, n: int = 300) -> tuple[pd.DataFrame, np.ndarray]:
             "strings, two classes",
             DecisionTreeClassifier(max_depth=3, random_state=0),
             "      f1: {min: 0.6}\n"
-            "      f1_yes: {metric: f1_score, params: {pos_label: 'yes'}, min: 0.6}",
-            {"passed": 6, "failed": 1},
+            "      f1_yes: {metric: f1_score, params: {pos_label: 'yes'}, min: 0.6}\n"
+            "      f1_unquoted: {metric: f1_score, params: {pos_label: yes}, min: 0.6}",
+            {"passed": 6, "failed": 2},
             id="string-labels-binary-with-probabilities",
         ),
     ],
@@ -227,3 +228,8 @@ def test_classifiers_of_every_label_kind_keep_their_gates(
              "with params: {pos_label: ...} (labels: no, yes) or use a macro average*"]
         )  # fmt: skip
         assert items["accuracy[f1_yes]"]["outcome"] == "passed"
+        result.stdout.fnmatch_lines(  # YAML 1.1 reads an unquoted yes as true
+            ["*metric 'f1_score' (f1_unquoted) cannot score m v1's outputs: pos_label=True*"
+             "YAML reads an unquoted yes/no/on/off/true/false as the boolean True: quote the "
+             "label, for example pos_label: 'yes'*"]
+        )  # fmt: skip

@@ -163,6 +163,16 @@ def _describe(value: Any) -> str:
     return f"{kind} {value!r}"
 
 
+def unquoted_bool_hint(value: Any) -> str:
+    """What to tell a user whose label YAML read as a boolean (``yes``, ``no``, ``on``...)."""
+    if not isinstance(value, bool):
+        return ""
+    return (
+        f" (YAML reads an unquoted yes/no/on/off/true/false as the boolean {value}: quote the "
+        "label, for example pos_label: 'yes')"
+    )
+
+
 def read_suite_file(path: Path) -> Node:
     """Parse a suite file into a root Node; YAML syntax errors become SuiteErrors with a line."""
     try:

@@ -9,6 +9,7 @@ from pytest_modelgate.errors import MetricError
 from pytest_modelgate.gates.accuracy.spec import MetricGate
 from pytest_modelgate.gates.api import GateContext
 from pytest_modelgate.stats.metrics import check_task, no_probabilities, score_input
+from pytest_modelgate.suite.nodes import unquoted_bool_hint
 
 if TYPE_CHECKING:
     import numpy as np
@@ -50,6 +51,7 @@ def _check_point(gate: MetricGate, handle: ModelHandle, y_true: Any, scored: Any
             hint = (
                 f"; name the positive class with params: {{pos_label: ...}} (labels: "
                 f"{', '.join(labels)}) or use a macro average such as f1_macro"
+                + unquoted_bool_hint(gate.spec.params.get("pos_label"))
             )
         elif "multi_class" in text or "multiclass" in text:
             hint = "; for several classes use roc_auc_ovr, f1_macro or another averaged form"

@@ -49,6 +49,7 @@ def components_of(metric: FairnessMetric, pos_label: Any) -> tuple[Component, ..
 
 def pos_label(metric: FairnessMetric, y_true: np.ndarray) -> Any:
     from pytest_modelgate.errors import DataError
+    from pytest_modelgate.suite.nodes import unquoted_bool_hint
 
     present = set(np.unique(y_true).tolist())
     chosen = metric.policy.pos_label
@@ -62,7 +63,7 @@ def pos_label(metric: FairnessMetric, y_true: np.ndarray) -> Any:
     if chosen is not None and chosen not in present:
         raise DataError(
             f"{metric.item}: pos_label {chosen!r} is not among the target's labels "
-            f"{sorted(map(str, present))}"
+            f"{sorted(map(str, present))}{unquoted_bool_hint(chosen)}"
         )
     return chosen
 
