@@ -55,7 +55,8 @@ def parallel(args: list[str]) -> list[str]:
     chosen = "no:xdist" in args or any(
         a.startswith(("-n", "--numprocesses", "--dist")) for a in args
     )
-    return [] if chosen else ["-n", "auto", "--dist", "loadfile"]
+    # the files in conftest's order (slowest first), not xdist's order by number of tests
+    return [] if chosen else ["-n", "auto", "--dist", "loadfile", "--no-loadscope-reorder"]
 
 
 def main(argv: list[str]) -> int:

@@ -21,6 +21,8 @@ from pytest_modelgate.release.lease import latest
 
 from .registry_world import ENV, MODEL, QUICK_FAILURE, Promoters, World, registry_world
 
+pytestmark = pytest.mark.slow  # PostgreSQL and mlflow server, started per module
+
 SERVER_STEPS = ("after-intent", "after-bento", "after-evidence", "after-alias", "before-ledger")
 ROWS: list[tuple[str, ...]] = []
 

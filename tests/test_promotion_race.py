@@ -15,6 +15,8 @@ from pytest_modelgate.release import ledger
 
 from .registry_world import ENV, MODEL, Promoter, World, registry_world
 
+pytestmark = pytest.mark.slow  # PostgreSQL and mlflow server, started per module
+
 TRIALS = 10
 PROMOTERS = 3
 
