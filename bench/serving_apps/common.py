@@ -12,4 +12,5 @@ MODEL = mlflow.sklearn.load_model(os.environ["MODEL_DIR"])
 
 
 def predict(rows: list[dict[str, Any]]) -> list[Any]:
-    return [v.item() for v in MODEL.predict(pd.DataFrame.from_records(rows))]
+    # tolist(): plain Python labels whether the classes are numpy numbers or str objects
+    return MODEL.predict(pd.DataFrame.from_records(rows)).tolist()
