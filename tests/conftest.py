@@ -92,6 +92,15 @@ def registry(tmp_path_factory: pytest.TempPathFactory, empty_registry_db: Path) 
     return scratch
 
 
+@pytest.fixture
+def bentoml_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A BentoML store of the test's own; the bento build runs in a child that inherits it."""
+    home = tmp_path_factory.mktemp("bentoml")
+    monkeypatch.setenv("BENTOML_HOME", str(home))
+    monkeypatch.setenv("BENTOML_DO_NOT_TRACK", "True")
+    return home
+
+
 def copy_column_model(column: str, labels: tuple[Any, ...] = (0, 1)) -> tuple[Any, pd.DataFrame]:
     """A classifier that predicts the value of ``column``: its errors are exactly the rows
     where the evaluation data's ``column`` differs from the target."""

@@ -32,15 +32,6 @@ def test_second_gate():
 """
 
 
-@pytest.fixture
-def bentoml_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A BentoML store of the test's own; the bento build runs in a child that inherits it."""
-    home = tmp_path_factory.mktemp("bentoml")
-    monkeypatch.setenv("BENTOML_HOME", str(home))
-    monkeypatch.setenv("BENTOML_DO_NOT_TRACK", "True")
-    return home
-
-
 def _model(registry: ScratchRegistry, versions: int = 1) -> list[int]:
     model, X = copy_column_model("a")
     return [registry.register(model, "m", X) for _ in range(versions)]

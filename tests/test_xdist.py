@@ -54,14 +54,6 @@ def test_predictions_copy_column_a(predictions, eval_data):
 """
 
 
-@pytest.fixture
-def bentoml_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path_factory.mktemp("bentoml")
-    monkeypatch.setenv("BENTOML_HOME", str(home))
-    monkeypatch.setenv("BENTOML_DO_NOT_TRACK", "True")
-    return home
-
-
 def comparable(path: Path) -> dict:
     """The report without what differs between any two runs: when it was written."""
     report = json.loads(path.read_text())

@@ -154,20 +154,22 @@ def markdown(report: dict[str, Any]) -> str:
     reasons = report.get("blocking_reasons") or []
     if reasons:
         lines += ["", "**Blocking reasons**", ""] + [f"- {_inline(r)}" for r in reasons]
-    failed = [r for r in table if r.failed and r.message]
-    if failed:
-        lines += ["", "<details><summary>Why the failed gates failed</summary>", ""]
-        for row in failed:
-            lines += [f"**{_inline(row.nodeid)}**", "", "```text", row.message.strip(), "```", ""]
-        lines.append("</details>")
-    undecided = [r for r in table if r.inconclusive and r.message]
-    if undecided:
-        lines += ["", "<details><summary>Why the inconclusive gates could not decide</summary>", ""]
-        for row in undecided:
-            lines += [f"**{_inline(row.nodeid)}**", "", "```text", row.message.strip(), "```", ""]
-        lines.append("</details>")
+    lines += _messages("Why the failed gates failed", [r for r in table if r.failed])
+    undecided = [r for r in table if r.inconclusive]
+    lines += _messages("Why the inconclusive gates could not decide", undecided)
     lines += ["", _footer(report), ""]
     return "\n".join(lines)
+
+
+def _messages(summary: str, chosen: list[Row]) -> list[str]:
+    """A collapsed section with each row's message, or nothing when no row has one."""
+    chosen = [r for r in chosen if r.message]
+    if not chosen:
+        return []
+    lines = ["", f"<details><summary>{summary}</summary>", ""]
+    for row in chosen:
+        lines += [f"**{_inline(row.nodeid)}**", "", "```text", row.message.strip(), "```", ""]
+    return [*lines, "</details>"]
 
 
 def _context(report: dict[str, Any]) -> str:
