@@ -186,22 +186,26 @@ def test_annotations_mark_failed_gates_on_their_suite_file_and_escape_newlines()
 def test_fairness_chart_keeps_a_threshold_far_above_the_bars_inside_its_panel(tmp_path):
     """A ceiling ten times the groups' errors used to leave its label outside the panel, and
     constrained layout warned and collapsed the axes (the suite runs with warnings as errors)."""
+    import warnings
+
     import numpy as np
     from PIL import Image
 
     from pytest_modelgate.report.fairness_chart import Line, draw
 
     point = np.array([[8.1, 7.9]])
-    png = draw(
-        tmp_path / "chart.png",
-        "mae_every_group@group",
-        ("mae",),
-        ("a", "b"),
-        point,
-        point - 0.2,
-        point + 0.2,
-        np.array([True, True]),
-        [Line(0, 80.0, "group_max 80")],
-    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # whatever the ini's filters say
+        png = draw(
+            tmp_path / "chart.png",
+            "mae_every_group@group",
+            ("mae",),
+            ("a", "b"),
+            point,
+            point - 0.2,
+            point + 0.2,
+            np.array([True, True]),
+            [Line(0, 80.0, "group_max 80")],
+        )
     with Image.open(png) as image:
         assert image.size[1] == 420
