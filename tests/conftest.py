@@ -15,6 +15,7 @@ import mlflow.store.model_registry.sqlalchemy_store
 import mlflow.store.tracking.sqlalchemy_store
 import numpy as np
 import pandas as pd
+import pandera.pandas  # noqa: F401  (re-imported, it warns that it re-registers its accessor)
 import pytest
 import sklearn.metrics  # noqa: F401
 from sklearn.tree import DecisionTreeClassifier

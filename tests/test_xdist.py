@@ -1,5 +1,5 @@
-"""pytest-xdist: two workers give the report one process gives, and only the controller
-promotes, once, after every worker's results are in."""
+"""pytest-xdist: two workers give the report one process gives (xdist loaded or disabled with
+``-p no:xdist``), and only the controller promotes, once, after every worker's results are in."""
 
 from __future__ import annotations
 
@@ -77,13 +77,15 @@ def test_two_workers_write_the_report_one_process_writes_and_only_the_controller
     args = [*registry.args("m", version), "-p", "no:cacheprovider", "--bentofile", str(BENTOFILE)]
 
     alone = pytester.runpytest(*args, "-n", "0", "--gate-report", "alone.json")
+    without = pytester.runpytest(*args, "-p", "no:xdist", "--gate-report", "without.json")
     two = pytester.runpytest_subprocess(
         *args, "-n", "2", "--gate-report", "two.json", "--promote", "staging"
     )
     # the advisory inconclusive item fails as a test (pytest's exit status says so) but does
     # not block the verdict
-    assert alone.ret == two.ret == pytest.ExitCode.TESTS_FAILED, two.stdout.str()
+    assert alone.ret == without.ret == two.ret == pytest.ExitCode.TESTS_FAILED, two.stdout.str()
     assert comparable(pytester.path / "two.json") == comparable(pytester.path / "alone.json")
+    assert comparable(pytester.path / "without.json") == comparable(pytester.path / "alone.json")
     report = comparable(pytester.path / "two.json")
     outcomes = {i["nodeid"].split("::")[-1]: i["outcome"] for i in report["items"]}
     assert outcomes["accuracy[accuracy-vs-champion]"] == "passed"

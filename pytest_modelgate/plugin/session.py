@@ -154,6 +154,9 @@ class GateSession:
         if payload.get("result") is not None and record.result is None:
             record.result = GateResult.from_dict(payload["result"])
 
+    # pytest-xdist's hook: optional, so the session registers where xdist is absent or
+    # disabled (`-p no:xdist`); pluggy rejects an unknown hook name otherwise
+    @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
         """A pytest-xdist worker finished: fold in what only the workers know."""
         output = getattr(node, "workeroutput", None) or {}
