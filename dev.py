@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Bootstrap and run: ``python3 dev.py demo`` or ``python3 dev.py test [pytest args]``;
-``python3 dev.py lint`` runs ruff, the import layering contracts (import-linter) and mypy.
+``python3 dev.py installs`` installs the built wheel as users do (fresh environments outside
+this checkout, one per extra set, from the package index) and runs the README's commands in
+each; ``python3 dev.py lint`` runs ruff, the import layering contracts (import-linter) and mypy.
 
 Needs only Python 3.11 and pip. Creates ``.venv`` beside this file on first use and installs
 the project into it with the versions ``constraints.txt`` pins (again whenever either file
@@ -14,6 +16,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import time
 import venv
 from pathlib import Path
 
@@ -22,9 +25,6 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".modelgate-installed"
 CONSTRAINTS = ROOT / "constraints.txt"
-# older releases the user-repository test installs the wheel beside (offline, from here)
-COMPAT = ROOT / "tests" / "compat-requirements.txt"
-COMPAT_WHEELS = VENV / "compat-wheels"
 LOCK = [
     "pip", "compile", "pyproject.toml", "--extra", "dev", "--python-version", "3.11",
     "--python-platform", "x86_64-manylinux_2_28", "--no-emit-package", "pytest-modelgate",
@@ -33,7 +33,7 @@ LOCK = [
 
 
 def ensure_venv() -> None:
-    inputs = b"".join(p.read_bytes() for p in (ROOT / "pyproject.toml", CONSTRAINTS, COMPAT))
+    inputs = b"".join(p.read_bytes() for p in (ROOT / "pyproject.toml", CONSTRAINTS))
     wanted = hashlib.sha256(inputs).hexdigest()
     if STAMP.exists() and STAMP.read_text() == wanted:
         return
@@ -43,9 +43,6 @@ def ensure_venv() -> None:
     pip = [str(BIN / "python"), "-m", "pip", "--disable-pip-version-check", "-q"]
     print("installing pytest-modelgate and its pinned dependencies into .venv", flush=True)
     subprocess.check_call([*pip, "install", "-c", str(CONSTRAINTS), "-e", f"{ROOT}[dev]"], cwd=ROOT)
-    subprocess.check_call(
-        [*pip, "download", "--no-deps", "-d", str(COMPAT_WHEELS), "-r", str(COMPAT)]
-    )
     STAMP.write_text(wanted)
 
 
@@ -59,9 +56,19 @@ def parallel(args: list[str]) -> list[str]:
     return [] if chosen else ["-n", "auto", "--dist", "loadfile", "--no-loadscope-reorder"]
 
 
+def timed(command: list[str]) -> int:
+    started = time.monotonic()
+    status = subprocess.call(command, cwd=ROOT)
+    print(f"fresh-install environments: {time.monotonic() - started:.0f} s", flush=True)
+    return status
+
+
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("demo", "test", "bench", "lint", "lock"):
-        print(__doc__.strip() + "\n\ncommands: demo, test, bench, lint, lock", file=sys.stderr)
+    if not argv or argv[0] not in ("demo", "test", "installs", "bench", "lint", "lock"):
+        print(
+            __doc__.strip() + "\n\ncommands: demo, test, installs, bench, lint, lock",
+            file=sys.stderr,
+        )
         return 2
     ensure_venv()
     python = str(BIN / "python")
@@ -70,6 +77,12 @@ def main(argv: list[str]) -> int:
         return subprocess.call([python, "-m", "pytest_modelgate.cli", "demo", *rest], cwd=ROOT)
     if command == "test":
         return subprocess.call([python, "-m", "pytest", *parallel(rest), *rest], cwd=ROOT)
+    if command == "installs":
+        named = any(Path(a.split("::")[0]).exists() for a in rest if not a.startswith("-"))
+        where = [] if named else ["installs"]  # a file or test of installs/ given: only that
+        return timed(
+            [python, "-m", "pytest", *where, "-p", "no:cacheprovider", *parallel(rest), *rest]
+        )
     if command == "lock":
         return subprocess.call([str(BIN / "uv"), *LOCK, *rest], cwd=ROOT)
     if command == "bench":

@@ -39,6 +39,16 @@ def add_command(sub: Any) -> None:
     init.set_defaults(func=cmd_init)
 
 
+def _pos_label(target: Any) -> str | int | None:
+    """For a binary target labelled other than 0/1 or true/false, the larger label (sklearn's
+    positive class); else None, the fairness gate's own default applies."""
+    labels = sorted(target.dropna().unique().tolist())
+    if len(labels) != 2 or set(labels) <= {0, 1}:
+        return None
+    chosen = labels[1]
+    return chosen if isinstance(chosen, str | int) else str(chosen)
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     from pytest_modelgate.candidate.registry import Registry
     from pytest_modelgate.cli.templates import Scaffold, files
@@ -60,6 +70,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         sensitive=tuple(args.sensitive),
         reference=_relative(args.reference, root / "gates") if args.reference else None,
         load=args.load,
+        pos_label=_pos_label(target),
     )
     planned = {root / path: text for path, text in files(scaffold).items()}
     existing = [str(p.relative_to(root)) for p in planned if p.exists()]
@@ -74,6 +85,12 @@ def cmd_init(args: argparse.Namespace) -> int:
         print(f"wrote {path.relative_to(root)}")
     if not ref.signature_inputs:
         print("note: the model has no MLflow signature; name its input columns in the schema")
+    if scaffold.pos_label is not None and scaffold.sensitive:
+        print(
+            f"note: the fairness gate counts {scaffold.pos_label!r} (the larger of the two "
+            f"labels) as the favourable outcome: change pos_label in gates/{ref.name}.yaml "
+            "if it is the other one"
+        )
     print(
         f"\nnext: pytest gates/ --model-name {ref.name} --model-version {ref.version} "
         f"--tracking-uri {uri}"

@@ -4,6 +4,7 @@ the evaluation data say about the model."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 # MLflow column types -> the pandera dtype that keeps the values as the signature declares
@@ -33,6 +34,9 @@ class Scaffold:
     sensitive: tuple[str, ...]
     reference: str | None  # training data for the drift gate, relative to gates/
     load: bool
+    # a binary target whose labels are not 0/1 or booleans: the class fairness counts as the
+    # favourable outcome (the fairness gate cannot guess it)
+    pos_label: str | int | None = None
 
 
 def suite(s: Scaffold) -> str:
@@ -137,11 +141,16 @@ def _fairness(s: Scaffold) -> str:
         metric = (
             "recall_every_group: {metric: recall_score, params: {average: macro}, group_min: 0.5}"
         )
+    favourable = (
+        f"    pos_label: {json.dumps(s.pos_label)}   # the favourable outcome: check it\n"
+        if s.pos_label is not None and s.task != "regression"
+        else ""
+    )
     body = f"""\
   fairness:
     on_missing_champion: pass
     min_group_size: 30       # smaller groups are insufficient evidence
-    metrics:
+{favourable}    metrics:
       {metric}"""
     if s.sensitive:
         return body
