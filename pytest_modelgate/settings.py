@@ -38,7 +38,8 @@ DEFAULT_REGISTRY_DIR = ".modelgate"
 DEFAULT_REGISTRY_FILE = "registry.db"
 DEFAULT_CHAMPION_ALIAS = "production"
 DEFAULT_BENTOFILE = "bentofile.yaml"
-PROMOTION_ENVIRONMENTS = ("staging", "production")
+PROMOTION_ENVIRONMENTS = ("staging", "production")  # the path without a declared one
+ENV_APPROVAL = "MODELGATE_APPROVAL"  # who approved, as the CI knows it (a reviewer, a ticket)
 DEFAULT_GATE_ALPHA = 0.05
 ERROR_CONTROL_METHODS = ("holm", "bonferroni", "none")
 DEFAULT_ERROR_CONTROL = "holm"
@@ -67,6 +68,7 @@ class Settings:
     rootpath: Path
     promote: str | None = None
     promote_reason: str | None = None
+    approved_by: str | None = None  # who approved the promotion (recorded with the move)
     bentofile: Path | None = None
     gate_summary: Path | None = None
     gate_html: Path | None = None
@@ -148,12 +150,21 @@ def add_options(parser: pytest.Parser) -> None:
         default=None,
         metavar="ENV",
         help="when every required gate ran and passed, build the bento and move ENV's alias "
-        f"({'/'.join(PROMOTION_ENVIRONMENTS)}) to the gated version",
+        "to the gated version (an environment of the project's promotion path, default "
+        f"{' -> '.join(PROMOTION_ENVIRONMENTS)})",
     )
     group.addoption(
         "--promote-reason",
         default=None,
-        help="why production may take a version without passing staging evidence (recorded)",
+        help="why ENV may take a version without passing evidence in the environment before it, "
+        "or before its soak time (recorded)",
+    )
+    group.addoption(
+        "--approved-by",
+        default=None,
+        metavar="WHO",
+        help=f"who approved the promotion, recorded with it (needed where the path asks for an "
+        f"approval) [{ENV_APPROVAL}]",
     )
     group.addoption(
         "--bentofile",
@@ -251,25 +262,29 @@ def _outputs(config: pytest.Config, rootpath: Path) -> dict[str, Any]:
 
 
 def _promotion(config: pytest.Config, name: Value | None) -> dict[str, Any]:
+    """--promote ENV (any alias-shaped name here; the promotion path decides whether the
+    project has that environment), its override reason and who approved it."""
     env = _pick(config, "--promote", None)
     reason = _pick(config, "--promote-reason", None)
+    approved = _pick(config, "--approved-by", ENV_APPROVAL)
     if env is None:
-        if reason is not None:
-            raise pytest.UsageError(f"{reason.where} was given without --promote production")
+        # MODELGATE_APPROVAL may be set for a whole CI job; the options only with --promote
+        stray = reason or (approved if approved and approved.where == "--approved-by" else None)
+        if stray is not None:
+            raise pytest.UsageError(f"{stray.where} was given without --promote ENV")
         return {}
     if name is None:
         raise pytest.UsageError(f"{env.where} was given without a model: add --model-name")
-    if env.raw.strip() not in PROMOTION_ENVIRONMENTS:
+    target = _alias(env)
+    if reason is not None and not reason.raw.strip():
         raise pytest.UsageError(
-            f"Invalid environment {env.raw!r} from {env.where}: expected one of "
-            f"{', '.join(PROMOTION_ENVIRONMENTS)}"
+            f"Invalid {reason.where} {reason.raw!r}: an override reason is non-empty text"
         )
-    if reason is not None and (env.raw.strip() != "production" or not reason.raw.strip()):
-        raise pytest.UsageError(
-            f"Invalid {reason.where} {reason.raw!r}: an override reason is non-empty text and "
-            "applies only to --promote production"
-        )
-    return {"promote": env.raw.strip(), "promote_reason": reason.raw.strip() if reason else None}
+    return {
+        "promote": target,
+        "promote_reason": reason.raw.strip() if reason else None,
+        "approved_by": approved.raw.strip() if approved and approved.raw.strip() else None,
+    }
 
 
 def _bentofile(config: pytest.Config) -> Path | None:

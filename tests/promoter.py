@@ -27,6 +27,7 @@ def promote_once(command: dict[str, Any]) -> dict[str, Any]:
 
     os.environ.update(command.get("environ") or {})  # a fault to inject, quicker retries
     from pytest_modelgate.errors import LeaseHeldError, PromotionError
+    from pytest_modelgate.release.path import load_path
     from pytest_modelgate.release.promotion import PromotionRequest, promote
 
     client = Registry(command["uri"]).client
@@ -41,6 +42,7 @@ def promote_once(command: dict[str, Any]) -> dict[str, Any]:
         bentofile=Path("bentofile.yaml"),
         tracking_uri=command["uri"],
         code_root=Path.cwd(),
+        path=load_path(Path(command["root"])),
     )
     delay = float(command.get("start_at", 0)) - time.time()
     if delay > 0:

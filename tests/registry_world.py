@@ -33,7 +33,10 @@ from .slow_proxy import SlowProxy
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL = "m"
-ENV = "staging"
+# an environment of the tests' own promotion path (modelgate.yaml in the world's root), not
+# staging or production: the lease, moves, recovery and verify know no fixed names
+ENV = "canary-eu"
+PATH = f"path:\n  - env: {ENV}\n"
 # a dead registry should fail a test's promoter in seconds: one retry, short timeouts
 QUICK_FAILURE = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
@@ -95,6 +98,7 @@ class World:
     def command(self, version: int, expected: int | None, **extra: Any) -> dict[str, Any]:
         return {
             "uri": self.proxy.uri, "name": MODEL, "env": ENV, "version": version,
+            "root": str(self.root),
             "run_id": self.run_ids[version], "report": str(self.reports[version]),
             "expected": expected, **extra,
         }  # fmt: skip
@@ -139,6 +143,7 @@ def _register(world: World, count: int) -> None:
 
 @contextmanager
 def registry_world(root: Path, versions: int = 4, standby: bool = False) -> Iterator[World]:
+    (root / "modelgate.yaml").write_text(PATH, encoding="utf-8")
     with postgres_database() as backend:
         server = MlflowServer(root, backend_store_uri=backend, workers=2)
         server.start()

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.tree import DecisionTreeClassifier
 
 from pytest_modelgate.cli.main import main
+from pytest_modelgate.release.path import DEFAULT_PATH, load_path
 
 from .conftest import ScratchRegistry, eval_frame
+
+ACTIONLINT = Path(sys.executable).with_name("actionlint")
 
 
 def test_init_on_string_classes_writes_a_fairness_gate_that_runs(
@@ -34,3 +41,45 @@ def test_init_on_string_classes_writes_a_fairness_gate_that_runs(
     result = pytester.runpytest("gates", *registry.args("m", version), "-p", "no:cacheprovider")
     result.stdout.fnmatch_lines(["PASSED*fairness[[]demographic_parity_difference@sex[]]*"])
     result.stdout.no_fnmatch_line("*could not run*")
+
+
+def test_init_writes_one_promotion_job_per_environment_of_the_declared_path(
+    pytester: pytest.Pytester, registry: ScratchRegistry
+) -> None:
+    X = pd.DataFrame({"a": [0.0, 1.0] * 20})
+    registry.register(DecisionTreeClassifier().fit(X, X.a.astype(int)), "m", X)
+    eval_frame(40, {"a": 0.1}).to_csv(pytester.path / "eval.csv", index=False)
+    pytester.makepyprojecttoml(
+        """
+        [tool.modelgate]
+        path = [{env = "dev"}, {env = "uat"}, {env = "production", approval = true}]
+        """
+    )
+    args = ["init", "m", "--data", str(pytester.path / "eval.csv"), "--target", "y",
+            "--tracking-uri", registry.uri, "--root", str(pytester.path)]  # fmt: skip
+    assert main(args) == 0
+    assert not (pytester.path / "modelgate.yaml").exists()  # the project declares its own
+    workflow = (pytester.path / ".github" / "workflows" / "model-promote.yml").read_text()
+    assert "options: [dev, uat, production]" in workflow
+    jobs = workflow.split("\njobs:\n", 1)[1]
+    assert [line.strip(" :") for line in jobs.splitlines() if line.startswith("  ") and
+            not line.startswith("   ")] == ["dev", "uat", "production"]  # fmt: skip
+    assert "needs: uat\n" in jobs
+    assert jobs.count("environment: ") == 3  # a GitHub environment per job
+    assert jobs.count("MODELGATE_APPROVAL: reviewers of the production environment") == 1
+    assert """if: contains(fromJSON('["uat", "production"]'), inputs.target)""" in jobs
+    linted = subprocess.run([str(ACTIONLINT), "-"], input=workflow, capture_output=True, text=True)
+    assert linted.returncode == 0, linted.stdout + linted.stderr
+
+
+def test_init_writes_the_default_path_where_the_project_declares_none(
+    pytester: pytest.Pytester, registry: ScratchRegistry
+) -> None:
+    X = pd.DataFrame({"a": [0.0, 1.0] * 20})
+    registry.register(DecisionTreeClassifier().fit(X, X.a.astype(int)), "m", X)
+    eval_frame(40, {"a": 0.1}).to_csv(pytester.path / "eval.csv", index=False)
+    args = ["init", "m", "--data", str(pytester.path / "eval.csv"), "--target", "y",
+            "--tracking-uri", registry.uri, "--root", str(pytester.path)]  # fmt: skip
+    assert main(args) == 0
+    assert load_path(pytester.path).envs == DEFAULT_PATH.envs
+    assert load_path(pytester.path).source == str(pytester.path / "modelgate.yaml")

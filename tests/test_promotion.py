@@ -122,11 +122,18 @@ def test_production_refuses_a_version_that_does_not_hold_staging(pytester, regis
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--promote", "qa"], "*Invalid environment 'qa' from --promote: expected one of staging*"),
+        (
+            ["--promote", "qa"],
+            "*cannot promote: unknown environment 'qa': the default path declares staging -> "
+            "production*",
+        ),
+        (["--promote", "v2"], "*Invalid alias 'v2' from --promote*"),
         (
             ["--promote", "staging", "--promote-reason", "hotfix"],
-            "*applies only to --promote production*",
+            "*--promote-reason applies only to an environment that follows another in the path "
+            "('staging' is first in staging -> production (the default path))*",
         ),
+        (["--promote-reason", "hotfix"], "*--promote-reason was given without --promote ENV*"),
     ],
 )
 def test_promotion_options_are_validated(pytester, registry, args, message):

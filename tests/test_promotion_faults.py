@@ -108,7 +108,20 @@ def test_a_promoter_killed_at_any_step_leaves_no_half_move(world, promoters, ste
         final = _settled(world, before, target, move)
         assert world.pinned() == target
     else:
-        assert main(["recover", MODEL, ENV, "--tracking-uri", world.server.uri]) == 0
+        assert (
+            main(
+                [
+                    "recover",
+                    MODEL,
+                    ENV,
+                    "--tracking-uri",
+                    world.server.uri,
+                    "--root",
+                    str(world.root),
+                ]
+            )
+            == 0
+        )
         assert f"recovered move {move}" in capsys.readouterr().out
         then = "modelgate recover"
         final = _settled(world, before, target, move)
@@ -149,7 +162,10 @@ def test_the_registry_killed_at_any_step_leaves_no_half_move(
     else:
         assert answer["changed"], message
         assert f"v{target} holds {ENV}" in message, message
-    assert main(["recover", MODEL, ENV, "--tracking-uri", world.server.uri]) == 0
+    assert (
+        main(["recover", MODEL, ENV, "--tracking-uri", world.server.uri, "--root", str(world.root)])
+        == 0
+    )
     capsys.readouterr()
     final = _settled(world, before, target, move)
     ROWS.append(("registry killed", step, right_after, "modelgate recover", final))
@@ -157,7 +173,21 @@ def test_the_registry_killed_at_any_step_leaves_no_half_move(
 
 
 def test_after_every_fault_the_ledger_verifies_with_every_event_evidence(world, capsys):
-    assert main(["verify", MODEL, "--env", ENV, "--tracking-uri", world.server.uri]) == 0
+    assert (
+        main(
+            [
+                "verify",
+                MODEL,
+                "--env",
+                ENV,
+                "--tracking-uri",
+                world.server.uri,
+                "--root",
+                str(world.root),
+            ]
+        )
+        == 0
+    )
     assert f"{ENV}: {len(world.events())} events, chain and evidence verified" in (
         capsys.readouterr().out
     )

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_modelgate.settings import ENV_TRACKING_URI, PROMOTION_ENVIRONMENTS
+from pytest_modelgate.settings import ENV_TRACKING_URI
 
 GATE_TIMEOUT_S = 1800
 NO_SHARED_REGISTRY = (
@@ -199,8 +199,10 @@ def build_parser() -> argparse.ArgumentParser:
     promote = sub.add_parser("promote", help="re-run the gates and promote the version")
     promote.add_argument("--model", required=True)
     promote.add_argument("--version", required=True, type=int)
-    promote.add_argument("--env", required=True, choices=PROMOTION_ENVIRONMENTS)
-    promote.add_argument("--reason", default="", help="production override reason (recorded)")
+    promote.add_argument(
+        "--env", required=True, help="an environment of the promotion path (the run checks it)"
+    )
+    promote.add_argument("--reason", default="", help="override reason (recorded)")
     promote.add_argument("--out", default="promotion-reports", help="where the reports go")
     promote.set_defaults(func=cmd_promote)
     for command_parser in (check, promote):

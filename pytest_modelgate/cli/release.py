@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from pytest_modelgate.errors import ConfigError, EvidenceError, ModelgateError, PromotionError
-from pytest_modelgate.release.evidence import ENVIRONMENTS, read_evidence, verify_evidence
+from pytest_modelgate.release.evidence import read_evidence, verify_evidence
+from pytest_modelgate.release.path import PromotionPath, load_path
 
 HISTORY_SHOWN = 10
 
@@ -32,9 +33,16 @@ def add_commands(sub: Any) -> None:
     promote = sub.add_parser("promote", help="promote a version whose gate report passed")
     promote.add_argument("name")
     promote.add_argument("version", type=int)
-    promote.add_argument("env", choices=ENVIRONMENTS)
+    promote.add_argument(
+        "env", help="an environment of the promotion path (modelgate.yaml / pyproject.toml)"
+    )
     promote.add_argument("--report", required=True, type=Path, help="the run's --gate-report")
-    promote.add_argument("--reason", default=None, help="production override reason (recorded)")
+    promote.add_argument(
+        "--reason", default=None, help="why ENV may skip its predecessor's rules (recorded)"
+    )
+    promote.add_argument(
+        "--approved-by", default=None, help="who approved it (recorded; else MODELGATE_APPROVAL)"
+    )
     promote.add_argument(
         "--bentofile",
         type=Path,
@@ -45,14 +53,16 @@ def add_commands(sub: Any) -> None:
     _common(promote, cmd_promote)
 
     rollback = sub.add_parser("rollback", help="move ENV's alias back to its previous version")
-    rollback.add_argument("env", choices=ENVIRONMENTS)
+    rollback.add_argument(
+        "env", help="an environment of the promotion path (modelgate.yaml / pyproject.toml)"
+    )
     rollback.add_argument("--model-name", default=None, help="needed when several models")
     rollback.add_argument("--reason", default=None, help="recorded in the ledger")
     _common(rollback, cmd_rollback)
 
     history = sub.add_parser("history", help="every ledger event of a model, oldest first")
     history.add_argument("name")
-    history.add_argument("--env", choices=ENVIRONMENTS, default=None, help="default: both")
+    history.add_argument("--env", default=None, help="default: every environment of the path")
     history.add_argument("--page-size", type=int, default=500, help=argparse.SUPPRESS)
     _common(history, cmd_history)
 
@@ -60,16 +70,18 @@ def add_commands(sub: Any) -> None:
         "verify", help="check a model's ledger chain and every event's evidence"
     )
     verify.add_argument("name")
-    verify.add_argument("--env", choices=ENVIRONMENTS, default=None, help="default: both")
+    verify.add_argument("--env", default=None, help="default: every environment of the path")
     _common(verify, cmd_verify)
 
     recover = sub.add_parser("recover", help="finish or undo a move its promoter left unfinished")
     recover.add_argument("name")
-    recover.add_argument("env", nargs="?", choices=ENVIRONMENTS, default=None)
+    recover.add_argument("env", nargs="?", default=None, help="default: every environment")
     _common(recover, cmd_recover)
 
     serve = sub.add_parser("serve", help="bentoml serve the bento ENV's alias pins")
-    serve.add_argument("env", choices=ENVIRONMENTS)
+    serve.add_argument(
+        "env", help="an environment of the promotion path (modelgate.yaml / pyproject.toml)"
+    )
     serve.add_argument("--model-name", default=None, help="needed when several models")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=3000)
@@ -80,6 +92,16 @@ def _common(parser: argparse.ArgumentParser, command: Callable[[argparse.Namespa
     parser.add_argument("--tracking-uri", default=None)
     parser.add_argument("--root", default=".", help="project root for the embedded registry")
     parser.set_defaults(func=_guarded(command))
+
+
+def _path(args: argparse.Namespace) -> PromotionPath:
+    return load_path(Path(args.root).resolve())
+
+
+def _envs(args: argparse.Namespace) -> tuple[str, ...]:
+    """The environment named (it must be on the path), else every one of the path."""
+    path = _path(args)
+    return (path.step(args.env).env,) if args.env else path.envs
 
 
 def _uri(args: argparse.Namespace) -> str:
@@ -130,11 +152,15 @@ def cmd_status(args: argparse.Namespace) -> int:
     client, uri = _client(args)
     names = args.models or _models(client)
     print(f"registry {uri}")
+    path = _path(args)
+    print(f"promotion path {path.describe()}")
     for name in names:
         print(f"\n{name}")
-        for env in ENVIRONMENTS:
-            for line in status_lines(client, name, env):
+        for step in path.steps:
+            for line in status_lines(client, name, step.env):
                 print(f"  {line}")
+            if step.rules():
+                print(f"    needs: {'; '.join(step.rules())}")
     return 0
 
 
@@ -190,7 +216,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     from pytest_modelgate.release import ledger
 
     client, _ = _client(args)
-    envs = (args.env,) if args.env else ENVIRONMENTS
+    envs = _envs(args)
     found = [e for env in envs for e in ledger.events(client, args.name, env, args.page_size)]
     found.sort(key=lambda e: (e.at, e.get("env"), e.seq))
     for event in found:
@@ -217,7 +243,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from pytest_modelgate.release.audit import verify
 
     client, uri = _client(args)
-    envs = (args.env,) if args.env else ENVIRONMENTS
+    envs = _envs(args)
     lines, problem = verify(client, args.name, uri, envs)
     for line in lines:
         print(line)
@@ -231,7 +257,7 @@ def cmd_recover(args: argparse.Namespace) -> int:
     from pytest_modelgate.release.recovery import recover
 
     client, _ = _client(args)
-    envs = (args.env,) if args.env else ENVIRONMENTS
+    envs = _envs(args)
     for env in envs:
         try:
             lines = recover(client, args.name, env)
@@ -256,6 +282,8 @@ def cmd_promote(args: argparse.Namespace) -> int:
     )
 
     require("modelgate promote (it builds the version's bento)", "bentoml")
+    path = _path(args)
+    path.step(args.env)  # an environment the path does not have: a clear error, nothing read
     try:
         report = json.loads(args.report.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
@@ -281,6 +309,8 @@ def cmd_promote(args: argparse.Namespace) -> int:
             tracking_uri=uri,
             reason=args.reason,
             code_root=Path(args.root).resolve(),
+            path=path,
+            approved_by=args.approved_by,
         )
         result = promote(client, request)
     except PromotionError as exc:
@@ -294,6 +324,7 @@ def cmd_promote(args: argparse.Namespace) -> int:
 def cmd_rollback(args: argparse.Namespace) -> int:
     from pytest_modelgate.release.promotion import rollback
 
+    _envs(args)
     client, _ = _client(args)
     try:
         name = _model_for(client, args.env, args.model_name)
@@ -330,6 +361,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from pytest_modelgate.release.promotion import alias_version
 
     require("modelgate serve", "bentoml")
+    _envs(args)
     client, uri = _client(args)
     try:
         name = _model_for(client, args.env, args.model_name)

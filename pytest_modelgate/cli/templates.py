@@ -5,7 +5,10 @@ the evaluation data say about the model."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import textwrap
+from dataclasses import dataclass, field
+
+from pytest_modelgate.release.path import DEFAULT_PATH, PATH_FILE, PromotionPath
 
 # MLflow column types -> the pandera dtype that keeps the values as the signature declares
 PANDERA_DTYPES = {
@@ -37,6 +40,8 @@ class Scaffold:
     # a binary target whose labels are not 0/1 or booleans: the class fairness counts as the
     # favourable outcome (the fairness gate cannot guess it)
     pos_label: str | int | None = None
+    path: PromotionPath = field(default=DEFAULT_PATH)  # the project's promotion path
+    write_path: bool = False  # the project declares none: write the default to modelgate.yaml
 
 
 def suite(s: Scaffold) -> str:
@@ -269,10 +274,23 @@ jobs:
 
 
 def promote_workflow(s: Scaffold) -> str:
+    envs = s.path.envs
+    jobs = "\n".join(_promote_job(s, i) for i in range(len(envs)))
+    approvals = [step.env for step in s.path.steps if step.approval]
+    about = (
+        f"Promote one version of {s.model} along the promotion path {' -> '.join(envs)}: each "
+        "job re-runs the gates against the registry and moves its environment's alias, in "
+        "order, as far as the chosen target, in the GitHub environment of its name. "
+        + (
+            f"{', '.join(approvals)} require{'s' if len(approvals) == 1 else ''} an approval: "
+            "give that GitHub environment required reviewers, so its job waits for them."
+            if approvals
+            else "Give a GitHub environment required reviewers to make its job wait for them."
+        )
+    )
+    header = textwrap.fill(about, width=94, initial_indent="# ", subsequent_indent="# ")
     return f"""\
-# Promote one version of {s.model}: the gates re-run against the registry, then the staging
-# alias moves to it; production follows in the "production" environment (give it required
-# reviewers, so it waits for their approval).
+{header}
 name: promote
 
 on:
@@ -283,10 +301,10 @@ on:
         type: string
         required: true
       target:
-        description: how far to promote (production waits for approval)
+        description: how far along the path to promote
         type: choice
-        options: [staging, production]
-        default: staging
+        options: [{", ".join(envs)}]
+        default: {envs[0]}
 
 permissions:
   contents: read
@@ -302,22 +320,46 @@ env:
   VERSION: ${{{{ inputs.version }}}}
 
 jobs:
-  staging:
-    name: gate and promote to staging
+{jobs}"""
+
+
+def _promote_job(s: Scaffold, index: int) -> str:
+    """The job of the path's ``index``-th environment: it runs when the target is this
+    environment or one after it, after the job before it, in the GitHub environment of the
+    same name (where reviewers and secrets are set); an approval step records who approved."""
+    step = s.path.steps[index]
+    onward = json.dumps(list(s.path.envs[index:]))
+    needs = f"\n    needs: {s.path.envs[index - 1]}" if index else ""
+    approval = (
+        f"\n    env:\n      MODELGATE_APPROVAL: reviewers of the {step.env} environment "
+        "(run ${{ github.run_id }}, started by ${{ github.triggering_actor }})"
+        if step.approval
+        else ""
+    )
+    return f"""\
+  {step.env}:
+    name: gate and promote to {step.env}{needs}
+    if: contains(fromJSON('{onward}'), inputs.target)
     runs-on: ubuntu-latest
     timeout-minutes: 30
-    environment: staging
+    environment: {step.env}{approval}
     steps:
-{_promote_steps(s, "staging")}
-  production:
-    name: gate and promote to production
-    needs: staging
-    if: inputs.target == 'production'
-    runs-on: ubuntu-latest
-    timeout-minutes: 30
-    environment: production
-    steps:
-{_promote_steps(s, "production")}"""
+{_promote_steps(s, step.env)}"""
+
+
+PATH_TEMPLATE = """\
+# The promotion path: the environments a version walks through, in order. Each is a registry
+# alias of the model; `pytest gates/ --promote ENV` and every `modelgate` command follow it.
+# Per step: requires (gates that must have passed), after (default: the step before; it must
+# hold the version with verified evidence), soak (how long it must have held that one: 30m,
+# 12h, 1d) and approval (true: --approved-by WHO or MODELGATE_APPROVAL must say who).
+path:
+  - env: staging
+  - env: production
+    # soak: 1d
+    # approval: true
+    # requires: [accuracy, schema, latency]
+"""
 
 
 def _promote_steps(s: Scaffold, env: str) -> str:
@@ -341,6 +383,8 @@ def files(s: Scaffold) -> dict[str, str]:
         ".github/workflows/model-gates.yml": gates_workflow(s),
         ".github/workflows/model-promote.yml": promote_workflow(s),
     }
+    if s.write_path:
+        out[PATH_FILE] = PATH_TEMPLATE
     if s.load:
         out[f"gates/load/{s.model}-load.yaml"] = load_suite(s)
         out["locustfile.py"] = LOCUSTFILE

@@ -1,7 +1,8 @@
 """The promotion step of a gate run (``--promote ENV``): registered only when asked for.
 
-At session start it records the version the environment's alias pins (the compare of the
-compare-and-set) and refuses early a production promotion that cannot qualify. After the gate
+At configure time it checks the environment against the project's promotion path; at session
+start it records the version the environment's alias pins (the compare of the compare-and-set)
+and refuses early a promotion the path's rules refuse (predecessor, soak time, approval). After the gate
 session has built its report, it promotes only a promotable run, asks the veto hooks, and
 reports the outcome; a promotion asked for and not done fails the run.
 """
@@ -25,10 +26,23 @@ NOT_PROMOTED = "NOT promoted to {env}"
 
 class PromotionSession:
     def __init__(self, config: pytest.Config, settings: Settings) -> None:
+        from pytest_modelgate.errors import ConfigError
+        from pytest_modelgate.release.path import load_path
+
         assert settings.promote is not None
         self.config = config
         self.settings = settings
         self.env: str = settings.promote
+        try:  # a path or environment that cannot be promoted to fails before any gate runs
+            self.path = load_path(settings.rootpath)
+            step = self.path.step(self.env)
+        except ConfigError as exc:
+            raise pytest.UsageError(f"cannot promote: {exc}") from None
+        if settings.promote_reason and step.after is None:
+            raise pytest.UsageError(
+                f"--promote-reason applies only to an environment that follows another in the "
+                f"path ({self.env!r} is first in {self.path.describe()})"
+            )
         self.expected: int | None = None
         self.started = False
         self.result: PromotionResult | None = None
@@ -44,7 +58,7 @@ class PromotionSession:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         from pytest_modelgate.errors import MissingExtraError, RegistryError
         from pytest_modelgate.extras import require
-        from pytest_modelgate.release.promotion import PRODUCTION, alias_version, staging_problem
+        from pytest_modelgate.release.promotion import alias_version, entry_problem
 
         try:
             require(f"--promote {self.env} (it builds the version's bento)", "bentoml")
@@ -52,20 +66,19 @@ class PromotionSession:
             raise pytest.UsageError(str(exc)) from None
         run = self.run
         ref = run.candidate.ref
+        settings = self.settings
         try:
             with run.registry.translate(f"alias {self.env!r} of {ref.name}"):
                 client = run.registry.client
                 self.expected = alias_version(client, ref.name, self.env)
-                problem = None
-                if self.env == PRODUCTION and not self.settings.promote_reason:
-                    problem = staging_problem(client, ref.name, ref.version)
+                problem = entry_problem(
+                    client, ref.name, ref.version, self.path, self.env,
+                    settings.promote_reason, settings.approved_by or "",
+                )  # fmt: skip
         except RegistryError as exc:
             raise pytest.UsageError(f"cannot promote: {exc}") from None
         if problem is not None:
-            raise pytest.UsageError(
-                f"cannot promote {ref.describe()} to production: {problem}. Promote it to "
-                "staging first, or override with --promote-reason 'why'"
-            )
+            raise pytest.UsageError(f"cannot promote {ref.describe()} to {self.env}: {problem}")
         self.started = True
 
     @pytest.hookimpl(wrapper=True, trylast=True)  # inside the terminal's: its summary follows
@@ -143,6 +156,8 @@ class PromotionSession:
             tracking_uri=self.settings.tracking_uri,
             reason=self.settings.promote_reason,
             code_root=self.settings.rootpath,
+            path=self.path,
+            approved_by=self.settings.approved_by,
         )
 
     def record(self, reason: str) -> str:

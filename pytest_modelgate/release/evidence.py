@@ -17,7 +17,6 @@ from typing import Any
 from pytest_modelgate.errors import EvidenceError
 from pytest_modelgate.jsonio import sha256
 
-ENVIRONMENTS = ("staging", "production")
 PASSED = "passed"
 FIELDS = (
     "verdict",

@@ -28,7 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
-from pytest_modelgate.errors import BentoError, EvidenceError, LeaseLostError, PromotionError
+from pytest_modelgate.errors import (
+    BentoError,
+    ConfigError,
+    EvidenceError,
+    LeaseLostError,
+    PromotionError,
+)
 from pytest_modelgate.jsonio import canonical_bytes, sha256, utc_now
 from pytest_modelgate.release import ledger
 from pytest_modelgate.release.aliases import (
@@ -37,9 +43,10 @@ from pytest_modelgate.release.aliases import (
     version_tags,
     version_text,
 )
-from pytest_modelgate.release.evidence import ENVIRONMENTS, PASSED, tag, verify_evidence
+from pytest_modelgate.release.evidence import PASSED, tag, verify_evidence
 from pytest_modelgate.release.faults import fault_point
 from pytest_modelgate.release.lease import Lease, acquire
+from pytest_modelgate.release.path import DEFAULT_PATH, PromotionPath, Step, missing_gates
 from pytest_modelgate.release.provenance import (
     ci_run,
     code_commit,
@@ -48,26 +55,23 @@ from pytest_modelgate.release.provenance import (
 )
 from pytest_modelgate.release.recovery import evidence_fields, settle_backlog, undo_promotion
 from pytest_modelgate.release.retry import persist
+from pytest_modelgate.settings import ENV_APPROVAL
 from pytest_modelgate.version import __version__
 
 __all__ = [
-    "PRODUCTION",
-    "STAGING",
     "PromotionRequest",
     "PromotionResult",
     "alias_version",
     "done_lines",
+    "entry_problem",
     "promote",
     "record_refusal",
     "rollback",
     "rollback_target",
-    "staging_problem",
     "version_text",
 ]
 
-STAGING, PRODUCTION = ENVIRONMENTS
 ARTIFACT_DIR = "modelgate"
-ENV_APPROVAL = "MODELGATE_APPROVAL"  # who approved, as the CI knows it (a reviewer, a ticket)
 
 
 @dataclass(frozen=True)
@@ -86,9 +90,19 @@ class PromotionRequest:
     code_root: Path = field(default_factory=Path.cwd)
     # the feature profile the served bento measures drift against (pytest_modelgate.stats.drift)
     drift_reference: dict[str, Any] | None = None
+    path: PromotionPath = DEFAULT_PATH  # the project's environments and their policies
+    approved_by: str | None = None  # who approved (else MODELGATE_APPROVAL)
 
     def describe(self) -> str:
         return f"{self.name} v{self.version} to {self.env}"
+
+    @property
+    def step(self) -> Step:
+        return self.path.step(self.env)
+
+    @property
+    def approver(self) -> str:
+        return (self.approved_by or os.environ.get(ENV_APPROVAL, "")).strip()
 
     @property
     def report_sha256(self) -> str:
@@ -126,16 +140,19 @@ def why(exc: BaseException) -> str:
 
 
 def approval(request: PromotionRequest) -> str:
-    given = os.environ.get(ENV_APPROVAL, "").strip()
-    if request.env != PRODUCTION:
+    """What let the version in: who approved it, and the predecessor's evidence or the
+    override reason (recorded with the move's intent and its ledger event)."""
+    given = request.approver
+    after = request.step.after
+    if after is None:
         return given
     reason = (request.reason or "").strip()
     derived = (
         f"override: {reason}"
         if reason
-        else f"staging holds v{request.version} with verified evidence"
+        else f"{after} holds v{request.version} with verified evidence"
     )
-    return f"{derived}; {given}" if given else derived
+    return f"{derived}; approved by {given}" if given else derived
 
 
 def intent_of(request: PromotionRequest) -> dict[str, Any]:
@@ -154,8 +171,12 @@ def intent_of(request: PromotionRequest) -> dict[str, Any]:
 def promote(client: Any, request: PromotionRequest, build: Build | None = None) -> PromotionResult:
     """Run every step or none; raise PromotionError saying which step refused or failed and
     what state the registry is in. Raises LeaseHeldError while another move holds the lease."""
-    if request.env not in ENVIRONMENTS:
-        raise PromotionError(f"unknown environment {request.env!r}: {', '.join(ENVIRONMENTS)}")
+    try:
+        request.step  # noqa: B018  (an environment the path does not have raises here)
+    except ConfigError as exc:
+        raise PromotionError(
+            f"promoting {request.describe()}: {exc}; nothing was changed"
+        ) from None
     try:
         lease = acquire(client, request.name, request.env, intent_of(request), promoted_by())
     except PromotionError:
@@ -497,28 +518,88 @@ def check_report(request: PromotionRequest) -> None:
 
 
 def check_environment(client: Any, request: PromotionRequest) -> None:
-    """Production takes only a version that holds staging with passing evidence, unless an
-    override gives a reason (which is recorded)."""
-    if request.env != PRODUCTION:
-        return
-    problem = staging_problem(client, request.name, request.version)
-    if problem is not None and not (request.reason or "").strip():
+    """The path's rules for the environment: its required gates passed in the report, an
+    approval where one is required, and (unless an override gives a reason, which is recorded)
+    the version holds the environment before it with verified evidence, for the soak time."""
+    step = request.step
+    missing = missing_gates(step, request.report)
+    if missing:
         raise PromotionError(
-            f"{request.name} v{request.version} cannot go to production: {problem}. "
-            "Promote it to staging first, or override with --promote-reason 'why'"
+            f"{request.name} v{request.version} cannot go to {step.env}: {step.env} requires "
+            f"gates that did not pass: {'; '.join(missing)} ({step.where or request.path.source})"
+        )
+    problem = entry_problem(client, request.name, request.version, request.path, step.env,
+                            request.reason, request.approver)  # fmt: skip
+    if problem is not None:
+        raise PromotionError(
+            f"{request.name} v{request.version} cannot go to {step.env}: {problem}"
         )
 
 
-def staging_problem(client: Any, name: str, version: int) -> str | None:
-    """Why ``version`` does not qualify for production, or None when it does."""
-    pinned = alias_version(client, name, STAGING)
+def entry_problem(
+    client: Any,
+    name: str,
+    version: int,
+    path: PromotionPath,
+    env: str,
+    reason: str | None,
+    approver: str,
+) -> str | None:
+    """Why ``version`` may not enter ``env`` on the registry's evidence (approval, predecessor,
+    soak time), or None when it may. The gates are the report's business."""
+    step = path.step(env)
+    where = step.where or path.source
+    if step.approval and not approver:
+        return (
+            f"{env} requires an approval ({where}): pass --approved-by WHO or set "
+            f"{ENV_APPROVAL} (a reviewer of the CI environment, a change ticket)"
+        )
+    if step.after is None or (reason or "").strip():
+        return None
+    problem = predecessor_problem(client, name, version, step.after)
+    if problem is None and step.soak_s:
+        problem = soak_problem(client, name, version, step)
+    if problem is None:
+        return None
+    return f"{problem}. Promote it to {step.after} first, or override with --promote-reason 'why'"
+
+
+def predecessor_problem(client: Any, name: str, version: int, env: str) -> str | None:
+    """Why ``version`` does not hold ``env`` with passing evidence, or None when it does."""
+    pinned = alias_version(client, name, env)
     if pinned != version:
-        return f"staging pins {version_text(pinned)}, not v{version}"
+        return f"{env} pins {version_text(pinned)}, not v{version}"
     try:
-        verify_evidence(client, name, version, STAGING)
+        verify_evidence(client, name, version, env)
     except EvidenceError as exc:
         return str(exc)
     return None
+
+
+def soak_problem(client: Any, name: str, version: int, step: Step) -> str | None:
+    """The version must have held ``step.after`` for ``step.soak_s``, by the ledger's record
+    of the move that put it there."""
+    import datetime as dt
+
+    from pytest_modelgate.release.path import duration_text
+
+    assert step.after is not None
+    move = ledger.last_move(client, name, step.after)
+    if move is None or move.version != version:
+        return (
+            f"{step.env} requires v{version} to have held {step.after} for "
+            f"{duration_text(step.soak_s)}, and {step.after}'s ledger records no move to it"
+        )
+    since = dt.datetime.fromisoformat(move.at)
+    held = (dt.datetime.now(dt.UTC) - since).total_seconds()
+    if held >= step.soak_s:
+        return None
+    ready = since + dt.timedelta(seconds=step.soak_s)
+    return (
+        f"{step.env} requires v{version} to have held {step.after} for "
+        f"{duration_text(step.soak_s)}; it has held it for {duration_text(round(held))} "
+        f"(since {move.at}), so not before {ready.isoformat(timespec='seconds')}"
+    )
 
 
 def compare_alias(client: Any, request: PromotionRequest) -> None:

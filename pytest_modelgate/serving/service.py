@@ -40,7 +40,8 @@ from pytest_modelgate.release.bento import (
     META_DRIFT,
     MLFLOW_DIR,
 )
-from pytest_modelgate.release.evidence import ENVIRONMENTS, verify_evidence
+from pytest_modelgate.release.evidence import verify_evidence
+from pytest_modelgate.release.path import ENV_PATTERN
 from pytest_modelgate.serving.bodies import Shape
 from pytest_modelgate.serving.columns import Contract, from_model_dir
 from pytest_modelgate.serving.limits import Limits, RequestLimits, dump
@@ -146,8 +147,11 @@ def check_candidate(name: str, version: int, run_id: str) -> dict[str, str]:
 
 def pinned_for(env: str) -> tuple[str, int, str, str, dict[str, str]]:
     """(name, version, run, env, evidence) of this bento's model once checked for ``env``."""
-    if env not in (*ENVIRONMENTS, CANDIDATE):
-        refuse(f"{ENV_VAR}={env!r}: set it to one of {', '.join((*ENVIRONMENTS, CANDIDATE))}")
+    if not ENV_PATTERN.match(env):
+        refuse(
+            f"{ENV_VAR}={env!r}: set it to the environment whose alias this bento serves (an "
+            f"environment of the promotion path, such as staging) or to {CANDIDATE!r}"
+        )
     if MODEL.stored is None:
         refuse(f"model {MODEL.tag} is not in the BentoML store")
     if CONTRACT is None:
@@ -266,7 +270,10 @@ class ModelGate:
 
     def __init__(self) -> None:
         if PINNED is None:
-            refuse(f"{ENV_VAR} is not set: set it to one of {', '.join(ENVIRONMENTS)}")
+            refuse(
+                f"{ENV_VAR} is not set: set it to the environment whose alias this bento "
+                "serves (an environment of the promotion path, such as staging)"
+            )
         assert CONTRACT is not None  # pinned_for refused to start without one
         self.name, self.version, self.run_id, self.env, self.evidence = PINNED
         self.contract = CONTRACT
