@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     import numpy as np
 
+    from pytest_modelgate.candidate.adapters import Adapted
     from pytest_modelgate.candidate.datasets import Dataset
     from pytest_modelgate.candidate.registry import ModelRef, Registry
 
@@ -30,15 +31,20 @@ class ModelHandle:
         self.role = role  # "candidate" or "champion"
         self._registry = registry
         self._local = local  # the downloaded copy whose digest the report records
-        self._model: Any = None
+        self._loaded: Adapted | None = None
         self._pyfunc: Any = None
         self._predictions: dict[str, Predictions] = {}
 
     @property
+    def loaded(self) -> Adapted:
+        """The model through its flavour's adapter, loaded on first use."""
+        if self._loaded is None:
+            self._loaded = self._registry.load(self.ref, self._local)
+        return self._loaded
+
+    @property
     def model(self) -> Any:
-        if self._model is None:
-            self._model = self._registry.load(self.ref, self._local)
-        return self._model
+        return self.loaded.model
 
     @property
     def pyfunc(self) -> Any:

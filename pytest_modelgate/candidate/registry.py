@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
     from mlflow import MlflowClient
 
+    from pytest_modelgate.candidate.adapters import Adapted
+
 
 @dataclass(frozen=True)
 class ModelRef:
@@ -163,19 +165,16 @@ class Registry:
             _ = self.client  # sets the global URIs that models:/ resolves through
             return download_model(ref.name, ref.version, destination, self.tracking_uri)
 
-    def load(self, ref: ModelRef, local: Path | None = None) -> Any:
-        """Load the model once: the native sklearn object when it has that flavour, else pyfunc.
-        ``local`` is a copy already downloaded (the files the gate run digested)."""
+    def load(self, ref: ModelRef, local: Path | None = None) -> Adapted:
+        """Load the model once through its flavour's adapter (``candidate.adapters``): the
+        native estimator where there is one, else an adapter or the pyfunc. ``local`` is a copy
+        already downloaded (the files the gate run digested)."""
+        from pytest_modelgate.candidate.adapters import load_model
+
         uri = str(local) if local is not None else ref.uri
         with self.translate(ref.describe()), quiet_logger("mlflow"):
             _ = self.client  # sets the global URIs that models:/ resolves through
-            if "sklearn" in ref.flavors:
-                import mlflow.sklearn
-
-                return mlflow.sklearn.load_model(uri)
-            import mlflow.pyfunc
-
-            return mlflow.pyfunc.load_model(uri)
+            return load_model(uri, ref.flavors)
 
     def load_pyfunc(self, ref: ModelRef, local: Path | None = None) -> Any:
         """The generic MLflow pyfunc (it enforces the signature): how a server loads the model."""

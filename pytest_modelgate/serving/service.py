@@ -28,6 +28,7 @@ import bentoml
 import numpy as np
 from bentoml.validators import ContentType
 
+from pytest_modelgate.candidate.adapters import Adapted
 from pytest_modelgate.errors import EvidenceError, ServeError
 from pytest_modelgate.jsonio import plain
 from pytest_modelgate.release.bento import (
@@ -277,7 +278,8 @@ class ModelGate:
         assert CONTRACT is not None  # pinned_for refused to start without one
         self.name, self.version, self.run_id, self.env, self.evidence = PINNED
         self.contract = CONTRACT
-        self.model = load(Path(self.bento_model.path) / MLFLOW_DIR)
+        self.loaded = load(Path(self.bento_model.path) / MLFLOW_DIR)
+        self.model = self.loaded.model
         classes = getattr(self.model, "classes_", None)
         self.classes = None if classes is None else [plain(c) for c in classes]
         # the imports and the model are long-lived: keep them out of every later collection,
@@ -358,6 +360,9 @@ class ModelGate:
             "evidence_sha256": self.evidence.get("report_sha256"),
             "gated_at": self.evidence.get("gated_at"),
             "bento": self.evidence.get("bento"),
+            "flavour": self.loaded.flavour,
+            "adapter": self.loaded.adapter,
+            "probabilities": LOADED.probabilities,
         }
 
 
@@ -388,14 +393,11 @@ SERVICE.add_asgi_middleware(
 )
 
 
-def load(mlflow_dir: Path) -> Any:
-    """The native sklearn model when there is one (it has predict_proba), else pyfunc."""
+def load(mlflow_dir: Path) -> Adapted:
+    """The model through the same flavour adapter the gates called (``candidate.adapters``),
+    so what is served answers what was gated."""
     from mlflow.models import Model
 
-    if "sklearn" in Model.load(str(mlflow_dir)).flavors:
-        import mlflow.sklearn
+    from pytest_modelgate.candidate.adapters import load_model
 
-        return mlflow.sklearn.load_model(str(mlflow_dir))
-    import mlflow.pyfunc
-
-    return mlflow.pyfunc.load_model(str(mlflow_dir))
+    return load_model(str(mlflow_dir), list(Model.load(str(mlflow_dir)).flavors))

@@ -138,15 +138,17 @@ def check_task(spec: MetricSpec, task: str, model: str, why: str) -> None:
     )
 
 
-def no_probabilities(spec: MetricSpec, model: str) -> MetricError:
+def no_probabilities(spec: MetricSpec, model: str, why: str | None = None) -> MetricError:
     return MetricError(
-        f"metric {spec.name!r} needs predicted probabilities, but {model} gives none (it has no "
-        f"predict_proba); metrics of its labels it can have instead: {', '.join(LABEL_METRICS)}"
+        f"metric {spec.name!r} needs predicted probabilities, but {model} gives none "
+        f"({why or 'it has no predict_proba'}); metrics of its labels it can have instead: "
+        f"{', '.join(LABEL_METRICS)}"
     )
 
 
 def score_input(spec: MetricSpec, labels: Any, proba: Any, classes: Any) -> Any:
-    """What the metric scores: labels, or probabilities (positive column for binary)."""
+    """What the metric scores: labels, or probabilities (for binary, the column of the
+    positive class: ``pos_label`` when the metric names one, else the second class)."""
     if not spec.needs_proba:
         return labels
     if proba is None:
@@ -154,5 +156,22 @@ def score_input(spec: MetricSpec, labels: Any, proba: Any, classes: Any) -> Any:
     if proba.ndim == 2 and proba.shape[1] == 2 and "multi_class" not in spec.params:
         if spec.name in ("log_loss", "neg_log_loss"):
             return proba
-        return proba[:, 1]
+        return proba[:, _positive_column(spec, classes)]
     return proba
+
+
+def _positive_column(spec: MetricSpec, classes: Any) -> int:
+    """sklearn scores a binary metric's probabilities as those of ``pos_label``, by default the
+    class that sorts second; a model's columns need not be in sorted order (a pyfunc's are in
+    its signature's order)."""
+    if classes is None:
+        return 1
+    listed = list(classes)
+    positive = spec.params.get("pos_label")
+    if positive is None:
+        try:
+            positive = sorted(listed)[-1]
+        except TypeError:  # classes of mixed types: no order sklearn would take either
+            return 1
+    names = [str(c) for c in listed]
+    return names.index(str(positive)) if str(positive) in names else 1

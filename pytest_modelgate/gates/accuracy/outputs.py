@@ -28,7 +28,7 @@ def scored_outputs(ctx: GateContext, gate: MetricGate, role: str) -> tuple[np.nd
     predictions = handle.predictions(data)
     proba = predictions.proba if gate.spec.needs_proba else None
     if gate.spec.needs_proba and proba is None:
-        raise no_probabilities(gate.spec, handle.ref.describe())
+        raise no_probabilities(gate.spec, handle.ref.describe(), handle.loaded.note)
     scored = score_input(gate.spec, predictions.labels, proba, predictions.classes)
     _check_point(gate, handle, data.y, scored)
     return data.y, scored
