@@ -182,3 +182,11 @@ def test_the_json_schema_of_a_column_states_its_type_and_checks():
         "exclusiveMinimum": 0,
     }
     assert by_name["sex"] == {"type": "string", "enum": ["female", "male"]}
+
+
+def test_a_refusal_counts_the_rows_it_names_not_their_problems():
+    credit = contract(CREDIT, CreditInput.to_schema())
+    good = CREDIT.head(2).to_dict(orient="records")
+    found = refusal(credit, {"rows": [{"age": 30}, *good]})  # one row missing most columns
+    assert found.message.startswith("1 of 3 row(s) do not have the model's columns: ")
+    assert "row 0: missing column" in found.message
