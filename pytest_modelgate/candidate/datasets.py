@@ -47,7 +47,7 @@ class Dataset:
 
 def read_frame(spec: DataSpec) -> tuple[pd.DataFrame, str]:
     """The raw frame and its sha256."""
-    if spec.path is not None:
+    if spec.path is not None or spec.url is not None:
         return _read_file(spec)
     from pytest_modelgate.reference import datasets as reference
 
@@ -89,26 +89,46 @@ def load_dataset(
 def _read_file(spec: DataSpec) -> tuple[pd.DataFrame, str]:
     import pandas as pd
 
-    path = spec.path
-    assert path is not None
-    reader = READERS.get(path.suffix.lower())
+    where = spec.describe()
+    reader = READERS.get(_suffix(spec))
     if reader is None:
-        raise DataError(f"{path}: unsupported data format; expected {', '.join(READERS)}")
+        raise DataError(f"{where}: unsupported data format; expected {', '.join(READERS)}")
     # hashed as a stream and parsed from the file itself: the bytes are never held whole
     try:
-        with path.open("rb") as handle:
+        with _open(spec) as handle:
             digest = hashlib.file_digest(handle, "sha256").hexdigest()
     except OSError as exc:
-        raise DataError(f"cannot read evaluation data {path} (suite {spec.where}): {exc}") from None
+        raise DataError(
+            f"cannot read evaluation data {where} (suite {spec.where}): {exc}"
+        ) from None
     try:
-        frame = getattr(pd, reader)(path)
+        with _open(spec) as handle:
+            frame = getattr(pd, reader)(handle)
     except Exception as exc:  # pandas/pyarrow raise many types for a corrupt file
-        raise DataError(f"cannot parse {path} as {path.suffix}: {exc}") from None
+        raise DataError(f"cannot parse {where} as {_suffix(spec)}: {exc}") from None
     if reader == "read_parquet":
         import pyarrow
 
         pyarrow.default_memory_pool().release_unused()  # the Arrow table it was read into
     return frame, digest
+
+
+def _suffix(spec: DataSpec) -> str:
+    from pathlib import PurePosixPath
+    from urllib.parse import urlsplit
+
+    if spec.path is not None:
+        return spec.path.suffix.lower()
+    return PurePosixPath(urlsplit(spec.url or "").path).suffix.lower()
+
+
+def _open(spec: DataSpec) -> Any:
+    """A binary file object: the local file, else the URL through fsspec."""
+    if spec.path is not None:
+        return spec.path.open("rb")
+    import fsspec
+
+    return fsspec.open(spec.url, "rb").open()
 
 
 def frame_sha256(frame: pd.DataFrame) -> str:

@@ -143,7 +143,9 @@ def _records_by_column(shape: Shape, rows: list[dict[str, Any]]) -> Parsed:
             problems.append(_problem(i, key, "missing", f"row {i}: missing column {key}"))
     if problems:
         # rows, not problems: one row missing 29 columns is one row
-        bad = sum(1 for row in rows if not unknown.isdisjoint(row) or not shape.required <= row.keys())
+        bad = sum(
+            1 for row in rows if not unknown.isdisjoint(row) or not shape.required <= row.keys()
+        )
         raise InvalidBody(
             f"{bad} of {len(rows)} row(s) do not have the model's columns: "
             + "; ".join(p["msg"] for p in problems[:5]),

@@ -1,4 +1,6 @@
-"""Where a suite's evaluation data comes from: a CSV/Parquet file or a reference dataset."""
+"""Where a suite's evaluation data comes from: a CSV/Parquet file (a local path, or any fsspec
+URL such as s3://bucket/eval.parquet when that filesystem's package is installed) or a
+reference dataset."""
 
 from __future__ import annotations
 
@@ -14,10 +16,13 @@ class DataSpec:
 
     where: str
     path: Path | None = None
+    url: str | None = None  # an fsspec URL, read through fsspec
     reference: str | None = None
     split: str = "eval"
 
     def describe(self) -> str:
         if self.path is not None:
             return str(self.path)
+        if self.url is not None:
+            return self.url
         return f"reference:{self.reference}[{self.split}]"

@@ -106,6 +106,29 @@ def _error_control(node: Node) -> ErrorControlSpec:
     return ErrorControlSpec(alpha, method, f"{node.path}:{node.line}")
 
 
+def _url_spec(node: Node, where: str) -> DataSpec:
+    """An fsspec URL: its format from its suffix, its filesystem and the file checked now, so
+    a typo or a missing filesystem package is a suite error, not a failure inside a gate."""
+    from urllib.parse import urlsplit
+
+    url = node.as_str().strip()
+    suffix = Path(urlsplit(url).path).suffix.lower()
+    if suffix not in READERS:
+        raise node.error(f"expected a {'/'.join(READERS)} file, got {url!r}")
+    try:
+        import fsspec
+
+        fs, inner = fsspec.core.url_to_fs(url)
+        found = fs.isfile(inner)
+    except ImportError as exc:
+        raise node.error(f"cannot open {url}: {exc}") from None
+    except Exception as exc:  # each filesystem raises its own errors (credentials, network)
+        raise node.error(f"cannot open {url}: {type(exc).__name__}: {exc}") from None
+    if not found:
+        raise node.error(f"no such file: {url}")
+    return DataSpec(where=where, url=url)
+
+
 def data_spec(node: Node) -> DataSpec:
     """A ``{path: ...}`` or ``{reference: ..., split: ...}`` mapping (relative to the suite)."""
     from pytest_modelgate.reference import datasets as reference
@@ -116,6 +139,8 @@ def data_spec(node: Node) -> DataSpec:
         raise node.error("expected exactly one of 'path' (a CSV/Parquet file) or 'reference'")
     if node.has("path"):
         path_node = node.require("path")
+        if "://" in path_node.as_str():
+            return _url_spec(path_node, where)
         path = Path(path_node.as_str())
         path = path if path.is_absolute() else node.path.parent / path
         if path.suffix.lower() not in READERS:
