@@ -72,6 +72,7 @@ class RunSnapshot:
     interrupted: bool
     gate_report: Path | None
     error_control: dict[str, Any]  # family -> its level, correction and planned members
+    adapter: dict[str, Any] | None = None  # how the candidate was called (flavour, adapter)
 
 
 class GateRun:
@@ -360,6 +361,7 @@ class GateRun:
                 "champion": champion,
                 "error_control": self.error_control_summary(),
                 "interrupted": self.interrupted,
+                "adapter": self._adapter(),
             }
         )
         return facts
@@ -377,6 +379,8 @@ class GateRun:
             self.remote["champion"] = facts.get("champion")
         self.remote.setdefault("error_control", facts.get("error_control") or {})
         self.interrupted |= bool(facts.get("interrupted"))
+        if facts.get("adapter"):
+            self.remote["adapter"] = facts["adapter"]
 
     def adopt_outcomes(self, outcomes: dict[str, tuple[str, str | None]]) -> None:
         """Outcomes the controller saw without figures (a worker crashed on the item)."""
@@ -417,4 +421,8 @@ class GateRun:
             interrupted=self.interrupted,
             gate_report=self.settings.gate_report,
             error_control=self.error_control_summary(),
+            adapter=self._adapter() or self.remote.get("adapter"),
         )
+
+    def _adapter(self) -> dict[str, Any] | None:
+        return None if self._candidate is None else self._candidate.adapter_info

@@ -124,12 +124,17 @@ def catboost_classifier(X: pd.DataFrame, y: np.ndarray) -> tuple[Any, Any]:
     return model, model.predict(X)
 
 
-CLASSIFIERS: dict[str, tuple[str, Callable[..., tuple[Any, Any]], tuple[Any, Any]]] = {
-    "xgboost-sklearn-api": ("xgboost", xgb_classifier, (0, 1)),
-    "xgboost-booster": ("xgboost", xgb_booster, (0, 1)),
-    "lightgbm-string-classes": ("lightgbm", lgbm_classifier, ("malignant", "benign")),
-    "lightgbm-booster": ("lightgbm", lgbm_booster, (0, 1)),
-    "catboost": ("catboost", catboost_classifier, (0, 1)),
+CLASSIFIERS: dict[str, tuple[str, Callable[..., tuple[Any, Any]], tuple[Any, Any], str]] = {
+    "xgboost-sklearn-api": ("xgboost", xgb_classifier, (0, 1), "xgboost XGBClassifier"),
+    "xgboost-booster": ("xgboost", xgb_booster, (0, 1), "xgboost Booster"),
+    "lightgbm-string-classes": (
+        "lightgbm",
+        lgbm_classifier,
+        ("malignant", "benign"),
+        "lightgbm LGBMClassifier",
+    ),
+    "lightgbm-booster": ("lightgbm", lgbm_booster, (0, 1), "lightgbm Booster"),
+    "catboost": ("catboost", catboost_classifier, (0, 1), "catboost CatBoostClassifier"),
 }
 
 
@@ -137,7 +142,7 @@ CLASSIFIERS: dict[str, tuple[str, Callable[..., tuple[Any, Any]], tuple[Any, Any
 def test_a_booster_flavour_is_gated_on_its_probabilities(
     pytester: pytest.Pytester, registry: ScratchRegistry, kind: str
 ) -> None:
-    flavour, train, labels = CLASSIFIERS[kind]
+    flavour, train, labels, adapter = CLASSIFIERS[kind]
     X, y = cancer(labels)
     model, out = train(X.iloc[::2], y[::2])
     version = log(registry, flavour, model, X, out)
@@ -145,7 +150,13 @@ def test_a_booster_flavour_is_gated_on_its_probabilities(
     frame = X.iloc[1::2].assign(y=y[1::2])
     result = gate(pytester, registry, version, frame, PROBABILITY_SUITE.format(pos=pos))
     result.stdout.no_fnmatch_line("*could not run*")
-    result.stdout.fnmatch_lines(["PASSED*accuracy[[]roc_auc[]]*", "PASSED*accuracy[[]log_loss[]]*"])
+    result.stdout.fnmatch_lines(
+        [
+            f"candidate m v{version} ({adapter})*",
+            "PASSED*accuracy[[]roc_auc[]]*",
+            "PASSED*accuracy[[]log_loss[]]*",
+        ]
+    )
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
 
 

@@ -47,6 +47,14 @@ class ModelHandle:
         return self.loaded.model
 
     @property
+    def adapter_info(self) -> dict[str, Any] | None:
+        """How the model is called (for the report), once it is loaded; None before."""
+        if self._loaded is None:
+            return None
+        loaded = self._loaded
+        return {"flavour": loaded.flavour, "adapter": loaded.adapter, "note": loaded.note}
+
+    @property
     def pyfunc(self) -> Any:
         """The MLflow pyfunc of this version (signature enforced), loaded on first use."""
         if self._pyfunc is None:

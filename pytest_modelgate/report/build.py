@@ -51,6 +51,7 @@ def build_report(run: RunSnapshot) -> dict[str, Any]:
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "tracking_uri": run.tracking_uri,
         "model": run.candidate.as_dict() if run.candidate else {"name": run.model_name},
+        "adapter": run.adapter,
         "champion_alias": run.champion_alias,
         "champion": run.champion.as_dict() if run.champion else None,
         "data": run.data,

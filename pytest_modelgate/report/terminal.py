@@ -13,7 +13,10 @@ from pytest_modelgate.run import RunSnapshot
 
 def summary_lines(run: RunSnapshot) -> list[str]:
     name = run.candidate.describe() if run.candidate else run.model_name
-    lines = [f"candidate {name}   champion ({run.champion_alias}) {run.champion_text}"]
+    called = f" ({run.adapter['adapter']})" if run.adapter else ""
+    lines = [f"candidate {name}{called}   champion ({run.champion_alias}) {run.champion_text}"]
+    if run.adapter and run.adapter.get("note"):
+        lines.append(f"note: {run.adapter['note']}")
     rows = [("status", "gate item", "value [interval]", "threshold", "champion")]
     for record in run.records:
         result = record.result
