@@ -30,9 +30,7 @@ ACTIONLINT = Path(sys.executable).with_name("actionlint")
 
 @pytest.fixture(scope="module")
 def user(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> UserEnv:
-    user = make_user(tmp_path_factory.mktemp("all"), "all", wheel)
-    user.register()
-    return user
+    return make_user(tmp_path_factory.mktemp("all"), "all", wheel)
 
 
 def test_the_readme_installs_the_all_extra(

@@ -22,9 +22,7 @@ from .userenv import (
 
 @pytest.fixture(scope="module")
 def user(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> UserEnv:
-    user = make_user(tmp_path_factory.mktemp("gating-only"), None, wheel)
-    user.register()
-    return user
+    return make_user(tmp_path_factory.mktemp("gating-only"), None, wheel)
 
 
 def verdicts(path: Path) -> dict[str, object]:

@@ -23,9 +23,7 @@ from .userenv import (
 
 @pytest.fixture(scope="module")
 def user(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> UserEnv:
-    user = make_user(tmp_path_factory.mktemp("serve"), "serve", wheel)
-    user.register()
-    return user
+    return make_user(tmp_path_factory.mktemp("serve"), "serve", wheel)
 
 
 def test_the_environment_holds_the_serve_extra_and_nothing_of_the_others(

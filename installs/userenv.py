@@ -198,7 +198,7 @@ def make_user(
     constraints: Path = CONSTRAINTS,
 ) -> UserEnv:
     """A fresh environment with ``wheel[extras]`` installed (after ``first``, packages the
-    user had before) and an empty repository whose registry is its own sqlite file."""
+    user had before) and a repository whose own sqlite registry holds the user's model, v1."""
     root = tmp / "repo"
     root.mkdir()
     venv_dir = tmp / "venv"
@@ -216,6 +216,7 @@ def make_user(
     if first:
         user.install(*first, constraints=constraints)
     user.install(f"{wheel}[{extras}]" if extras else str(wheel), constraints=constraints)
+    user.register()
     return user
 
 

@@ -103,6 +103,12 @@ class World:
             "expected": expected, **extra,
         }  # fmt: skip
 
+    def modelgate(self, *args: str) -> int:
+        """A ``modelgate`` command against this world's registry and promotion path."""
+        from pytest_modelgate.cli.main import main
+
+        return main([*args, "--tracking-uri", self.server.uri, "--root", str(self.root)])
+
     def pinned(self) -> int | None:
         return alias_version(self.client, MODEL, ENV)
 

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from pytest_modelgate.cli.main import main
 from pytest_modelgate.release import ledger
 from pytest_modelgate.release.faults import ENV_FAULT, STEPS
 from pytest_modelgate.release.lease import latest
@@ -108,20 +107,7 @@ def test_a_promoter_killed_at_any_step_leaves_no_half_move(world, promoters, ste
         final = _settled(world, before, target, move)
         assert world.pinned() == target
     else:
-        assert (
-            main(
-                [
-                    "recover",
-                    MODEL,
-                    ENV,
-                    "--tracking-uri",
-                    world.server.uri,
-                    "--root",
-                    str(world.root),
-                ]
-            )
-            == 0
-        )
+        assert world.modelgate("recover", MODEL, ENV) == 0
         assert f"recovered move {move}" in capsys.readouterr().out
         then = "modelgate recover"
         final = _settled(world, before, target, move)
@@ -162,10 +148,7 @@ def test_the_registry_killed_at_any_step_leaves_no_half_move(
     else:
         assert answer["changed"], message
         assert f"v{target} holds {ENV}" in message, message
-    assert (
-        main(["recover", MODEL, ENV, "--tracking-uri", world.server.uri, "--root", str(world.root)])
-        == 0
-    )
+    assert world.modelgate("recover", MODEL, ENV) == 0
     capsys.readouterr()
     final = _settled(world, before, target, move)
     ROWS.append(("registry killed", step, right_after, "modelgate recover", final))
@@ -173,21 +156,7 @@ def test_the_registry_killed_at_any_step_leaves_no_half_move(
 
 
 def test_after_every_fault_the_ledger_verifies_with_every_event_evidence(world, capsys):
-    assert (
-        main(
-            [
-                "verify",
-                MODEL,
-                "--env",
-                ENV,
-                "--tracking-uri",
-                world.server.uri,
-                "--root",
-                str(world.root),
-            ]
-        )
-        == 0
-    )
+    assert world.modelgate("verify", MODEL, "--env", ENV) == 0
     assert f"{ENV}: {len(world.events())} events, chain and evidence verified" in (
         capsys.readouterr().out
     )

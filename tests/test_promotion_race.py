@@ -92,22 +92,6 @@ def test_concurrent_promoters_have_exactly_one_winner_and_lose_no_event(world, p
 
 
 def test_the_race_left_a_ledger_that_verifies_with_every_event_evidence(world, capsys):
-    from pytest_modelgate.cli.main import main
-
-    assert (
-        main(
-            [
-                "verify",
-                MODEL,
-                "--env",
-                ENV,
-                "--tracking-uri",
-                world.server.uri,
-                "--root",
-                str(world.root),
-            ]
-        )
-        == 0
-    )
+    assert world.modelgate("verify", MODEL, "--env", ENV) == 0
     out = capsys.readouterr().out
     assert f"{ENV}: {len(world.events())} events, chain and evidence verified" in out
