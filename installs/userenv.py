@@ -21,7 +21,7 @@ import urllib.request
 import venv
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -118,7 +118,6 @@ class UserEnv:
     env: dict[str, str]
     install_s: float = 0.0
     packages: int = 0
-    log: list[str] = field(default_factory=list)
 
     @property
     def python(self) -> str:
@@ -154,7 +153,6 @@ class UserEnv:
         self, *args: str, cwd: Path | None = None, timeout: float = 900
     ) -> subprocess.CompletedProcess[str]:
         """A command in the user's repository (or ``cwd``), found on the user's PATH."""
-        self.log.append(shlex.join(args))
         return subprocess.run(
             list(args), cwd=cwd or self.root, env=self.env, capture_output=True, text=True,
             timeout=timeout,

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_modelgate.errors import ConfigError, DataError
-from pytest_modelgate.release.path import declares_path, load_path
+from pytest_modelgate.release.path import DEFAULT_PATH, load_path
 from pytest_modelgate.settings import default_tracking_uri
 
 CLASSIFICATION, REGRESSION = "classification", "regression"
@@ -60,6 +60,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     frame = _read(args.data)
     _check_columns(frame, args.data, [args.target, *args.sensitive])
     target = frame[args.target]
+    promotion_path = load_path(root)
     scaffold = Scaffold(
         model=ref.name,
         version=ref.version,
@@ -72,8 +73,8 @@ def cmd_init(args: argparse.Namespace) -> int:
         reference=_relative(args.reference, root / "gates") if args.reference else None,
         load=args.load,
         pos_label=_pos_label(target),
-        path=load_path(root),
-        write_path=not declares_path(root),
+        path=promotion_path,
+        write_path=promotion_path is DEFAULT_PATH,  # the project declares none: write the default
     )
     planned = {root / path: text for path, text in files(scaffold).items()}
     existing = [str(p.relative_to(root)) for p in planned if p.exists()]

@@ -111,11 +111,6 @@ def load_path(root: Path) -> PromotionPath:
     return DEFAULT_PATH
 
 
-def declares_path(root: Path) -> bool:
-    """Whether the project at ``root`` declares its own promotion path."""
-    return load_path(root) is not DEFAULT_PATH
-
-
 def _pyproject_path(pyproject: Path) -> Node | None:
     try:
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
