@@ -187,9 +187,9 @@ def prepare(work: Path) -> tuple[str, str, Path]:
     """Register the iris reference model, build its bento; (bento, tracking uri, model dir)."""
     import mlflow
 
+    from pytest_modelgate.bento.build import BentoTarget, build_bento
     from pytest_modelgate.reference.datasets import load
     from pytest_modelgate.reference.models import train_reference
-    from pytest_modelgate.release.bento import BentoTarget, build_bento
 
     uri = f"sqlite:///{work / 'registry.db'}"
     registered = train_reference("iris", tracking_uri=uri, artifact_root=work / "artifacts")

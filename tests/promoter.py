@@ -27,8 +27,8 @@ def promote_once(command: dict[str, Any]) -> dict[str, Any]:
 
     os.environ.update(command.get("environ") or {})  # a fault to inject, quicker retries
     from pytest_modelgate.errors import LeaseHeldError, PromotionError
-    from pytest_modelgate.release.path import load_path
-    from pytest_modelgate.release.promotion import PromotionRequest, promote
+    from pytest_modelgate.promotion.moves import PromotionRequest, promote
+    from pytest_modelgate.promotion.path import load_path
 
     client = Registry(command["uri"]).client
     report = json.loads(Path(command["report"]).read_text(encoding="utf-8"))

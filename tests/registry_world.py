@@ -23,9 +23,9 @@ from pytest_modelgate.candidate.digest import version_digest
 from pytest_modelgate.cli.local_server import MlflowServer
 from pytest_modelgate.jsonio import utc_now, write_json
 from pytest_modelgate.processes import kill_group
+from pytest_modelgate.promotion import ledger
+from pytest_modelgate.promotion.aliases import alias_version
 from pytest_modelgate.reference.models import log_and_register
-from pytest_modelgate.release import ledger
-from pytest_modelgate.release.aliases import alias_version
 
 from .conftest import copy_column_model
 from .postgres import postgres_database

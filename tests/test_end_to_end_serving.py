@@ -18,12 +18,12 @@ from pathlib import Path
 import mlflow
 import pytest
 
+from pytest_modelgate.bento.loopback import post, served
 from pytest_modelgate.plugin.promotion import NOT_PROMOTED
 from pytest_modelgate.processes import free_port, stop
+from pytest_modelgate.promotion.evidence import tag
+from pytest_modelgate.promotion.moves import alias_version
 from pytest_modelgate.reference.models import log_and_register
-from pytest_modelgate.release.evidence import tag
-from pytest_modelgate.release.promotion import alias_version
-from pytest_modelgate.release.serving import post, served
 
 from .conftest import copy_column_model, eval_frame, write_suite
 from .mlflow_server import mlflow_server

@@ -252,8 +252,8 @@ def test_each_adapter_says_how_it_calls_the_model(tmp_path: Path) -> None:
 def test_the_served_bento_of_a_lightgbm_version_answers_its_labels_and_probabilities(
     registry: ScratchRegistry, bentoml_home: Path, tmp_path: Path
 ) -> None:
-    from pytest_modelgate.release.bento import BentoTarget, build_bento
-    from pytest_modelgate.release.serving import post, served_bento
+    from pytest_modelgate.bento.build import BentoTarget, build_bento
+    from pytest_modelgate.bento.loopback import post, served_bento
 
     X, y = cancer(("malignant", "benign"))
     model, out = lgbm_classifier(X, y)

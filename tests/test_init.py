@@ -12,7 +12,7 @@ import pytest
 from sklearn.tree import DecisionTreeClassifier
 
 from pytest_modelgate.cli.main import main
-from pytest_modelgate.release.path import DEFAULT_PATH, load_path
+from pytest_modelgate.promotion.path import DEFAULT_PATH, load_path
 
 from .conftest import ScratchRegistry, eval_frame
 

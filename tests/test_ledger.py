@@ -18,10 +18,10 @@ from pytest_modelgate.cli.main import main
 from pytest_modelgate.errors import LeaseHeldError, LeaseLostError, PromotionError
 from pytest_modelgate.jsonio import utc_now
 from pytest_modelgate.processes import free_port
-from pytest_modelgate.release import ledger
-from pytest_modelgate.release.aliases import alias_version
-from pytest_modelgate.release.lease import acquire, latest
-from pytest_modelgate.release.promotion import (
+from pytest_modelgate.promotion import ledger
+from pytest_modelgate.promotion.aliases import alias_version
+from pytest_modelgate.promotion.lease import acquire, latest
+from pytest_modelgate.promotion.moves import (
     PromotionRequest,
     done_lines,
     promote,

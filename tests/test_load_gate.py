@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from pytest_modelgate.bento.load_runner import LoadPlan, locust_command
 from pytest_modelgate.reference.models import train_reference
-from pytest_modelgate.release.load_runner import LoadPlan, locust_command
 
 from .conftest import ScratchRegistry, copy_column_model, eval_frame, write_suite
 from .flawed_models import SLEEP_S, slow_model

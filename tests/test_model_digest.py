@@ -14,13 +14,13 @@ from pathlib import Path
 import mlflow
 import pytest
 
+from pytest_modelgate.bento.build import MLFLOW_DIR
+from pytest_modelgate.bento.loopback import served_bento
 from pytest_modelgate.candidate.digest import directory_digest, version_digest
 from pytest_modelgate.cli.main import main
 from pytest_modelgate.errors import ServeError
-from pytest_modelgate.release.aliases import alias_version
-from pytest_modelgate.release.bento import MLFLOW_DIR
-from pytest_modelgate.release.evidence import tag
-from pytest_modelgate.release.serving import served_bento
+from pytest_modelgate.promotion.aliases import alias_version
+from pytest_modelgate.promotion.evidence import tag
 
 from .conftest import ScratchRegistry, copy_column_model
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pytest_modelgate.release.bentofile import SERVICE, merged_requirements, planned_build
-from pytest_modelgate.release.wheel import build_wheel, extra_requirements
+from pytest_modelgate.bento.bentofile import SERVICE, merged_requirements, planned_build
+from pytest_modelgate.bento.wheel import build_wheel, extra_requirements
 
 from .conftest import copy_column_model, eval_frame, write_suite
 

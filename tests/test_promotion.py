@@ -10,9 +10,9 @@ import pytest
 
 from pytest_modelgate.errors import PromotionError
 from pytest_modelgate.plugin.promotion import NOT_PROMOTED
-from pytest_modelgate.release import ledger
-from pytest_modelgate.release.evidence import tag, verify_evidence
-from pytest_modelgate.release.promotion import PromotionRequest, alias_version, promote
+from pytest_modelgate.promotion import ledger
+from pytest_modelgate.promotion.evidence import tag, verify_evidence
+from pytest_modelgate.promotion.moves import PromotionRequest, alias_version, promote
 
 from .conftest import ScratchRegistry, copy_column_model
 
@@ -296,7 +296,7 @@ def test_rollback_without_a_previous_version_is_refused(registry, capsys):
 
 
 def test_the_bento_takes_the_input_schema_the_suite_checked():
-    from pytest_modelgate.release.bento import suite_input_schema
+    from pytest_modelgate.bento.build import suite_input_schema
 
     report = {"data": {str(REPO / "gates" / "iris.yaml"): {"sha256": "0" * 64}}}
     assert suite_input_schema(report["data"]) == "pytest_modelgate.reference.schemas:IrisInput"

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_modelgate.release import ledger
-from pytest_modelgate.release.faults import ENV_FAULT, STEPS
-from pytest_modelgate.release.lease import latest
+from pytest_modelgate.promotion import ledger
+from pytest_modelgate.promotion.faults import ENV_FAULT, STEPS
+from pytest_modelgate.promotion.lease import latest
 
 from .registry_world import ENV, MODEL, QUICK_FAILURE, Promoters, World, registry_world
 

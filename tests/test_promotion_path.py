@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pytest_modelgate.errors import ConfigError
-from pytest_modelgate.release.path import DEFAULT_PATH, load_path, missing_gates
+from pytest_modelgate.promotion.path import DEFAULT_PATH, load_path, missing_gates
 
 FOUR = """
 path:

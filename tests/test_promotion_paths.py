@@ -11,8 +11,8 @@ import mlflow
 import pytest
 
 from pytest_modelgate.plugin.promotion import NOT_PROMOTED
-from pytest_modelgate.release import ledger
-from pytest_modelgate.release.promotion import alias_version
+from pytest_modelgate.promotion import ledger
+from pytest_modelgate.promotion.moves import alias_version
 
 from .conftest import ScratchRegistry, copy_column_model
 

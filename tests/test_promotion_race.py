@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pytest_modelgate.release import ledger
+from pytest_modelgate.promotion import ledger
 
 from .registry_world import ENV, MODEL, Promoter, World, registry_world
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_modelgate.release.bento import BentoTarget, build_bento
-from pytest_modelgate.release.serving import post, served_bento
+from pytest_modelgate.bento.build import BentoTarget, build_bento
+from pytest_modelgate.bento.loopback import post, served_bento
 from pytest_modelgate.stats.drift import reference_profile
 
 from .conftest import ScratchRegistry, copy_column_model, eval_frame

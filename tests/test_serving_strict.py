@@ -23,10 +23,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pytest_modelgate.bento.build import BentoTarget, build_bento
+from pytest_modelgate.bento.loopback import post, served_bento
 from pytest_modelgate.reference.datasets import load
 from pytest_modelgate.reference.models import train_reference
-from pytest_modelgate.release.bento import BentoTarget, build_bento
-from pytest_modelgate.release.serving import post, served_bento
 
 from .conftest import ScratchRegistry
 

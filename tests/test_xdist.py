@@ -9,8 +9,8 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from pytest_modelgate.release import ledger
-from pytest_modelgate.release.promotion import alias_version
+from pytest_modelgate.promotion import ledger
+from pytest_modelgate.promotion.moves import alias_version
 
 from .conftest import ScratchRegistry, copy_column_model, eval_frame, write_suite
 

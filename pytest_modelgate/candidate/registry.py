@@ -80,7 +80,7 @@ class ModelRef:
         }
 
 
-# the registered models that hold promotion leases (release.lease): not models of anyone's
+# the registered models that hold promotion leases (promotion.lease): not models of anyone's
 LEASE_PREFIX = "modelgate.lease."
 
 # MLflow's own HTTP client retries connection errors, timeouts and 408/429/5xx answers with

@@ -41,10 +41,10 @@ def run_demo(root: Path) -> int:
 
 def ask_staging(root: Path, uri: str, name: str) -> bool:
     """Serve ``name``'s staging bento on loopback, send it one evaluation row, stop it."""
+    from pytest_modelgate.bento.loopback import post, served
     from pytest_modelgate.errors import ServeError
     from pytest_modelgate.reference.datasets import load, target_of
     from pytest_modelgate.reference.models import REFERENCE_MODELS
-    from pytest_modelgate.release.serving import post, served
 
     dataset, features, _ = REFERENCE_MODELS[name]
     row = load(dataset, "eval").drop(columns=[target_of(dataset)]).iloc[:1]

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_modelgate.errors import ConfigError, DataError
-from pytest_modelgate.release.path import DEFAULT_PATH, load_path
+from pytest_modelgate.promotion.path import DEFAULT_PATH, load_path
 from pytest_modelgate.settings import default_tracking_uri
 
 CLASSIFICATION, REGRESSION = "classification", "regression"

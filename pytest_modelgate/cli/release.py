@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from pytest_modelgate.errors import ConfigError, EvidenceError, ModelgateError, PromotionError
-from pytest_modelgate.release.evidence import read_evidence, verify_evidence
-from pytest_modelgate.release.path import PromotionPath, load_path
+from pytest_modelgate.promotion.evidence import read_evidence, verify_evidence
+from pytest_modelgate.promotion.path import PromotionPath, load_path
 
 HISTORY_SHOWN = 10
 
@@ -140,7 +140,7 @@ def _fail(message: str) -> int:
 
 
 def _models(client: Any) -> list[str]:
-    from pytest_modelgate.release.lease import is_internal
+    from pytest_modelgate.promotion.lease import is_internal
 
     return sorted(m.name for m in client.search_registered_models() if not is_internal(m.name))
 
@@ -175,9 +175,9 @@ def since(events: list[Any], pinned: int) -> str:
 
 
 def status_lines(client: Any, name: str, env: str) -> list[str]:
-    from pytest_modelgate.release import ledger
-    from pytest_modelgate.release.lease import latest
-    from pytest_modelgate.release.promotion import alias_version
+    from pytest_modelgate.promotion import ledger
+    from pytest_modelgate.promotion.lease import latest
+    from pytest_modelgate.promotion.moves import alias_version
 
     pinned = alias_version(client, name, env)
     events = list(ledger.events(client, name, env))
@@ -213,7 +213,7 @@ def status_lines(client: Any, name: str, env: str) -> list[str]:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from pytest_modelgate.release import ledger
+    from pytest_modelgate.promotion import ledger
 
     client, _ = _client(args)
     envs = _envs(args)
@@ -240,7 +240,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from pytest_modelgate.release.audit import verify
+    from pytest_modelgate.promotion.audit import verify
 
     client, uri = _client(args)
     envs = _envs(args)
@@ -254,7 +254,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_recover(args: argparse.Namespace) -> int:
-    from pytest_modelgate.release.recovery import recover
+    from pytest_modelgate.promotion.recovery import recover
 
     client, _ = _client(args)
     envs = _envs(args)
@@ -275,7 +275,7 @@ def cmd_promote(args: argparse.Namespace) -> int:
     from pytest_modelgate.candidate.registry import Registry
     from pytest_modelgate.errors import RegistryError
     from pytest_modelgate.extras import require
-    from pytest_modelgate.release.promotion import (
+    from pytest_modelgate.promotion.moves import (
         PromotionRequest,
         alias_version,
         promote,
@@ -315,14 +315,14 @@ def cmd_promote(args: argparse.Namespace) -> int:
         result = promote(client, request)
     except PromotionError as exc:
         return _fail(f"NOT promoted to {args.env}: {exc}")
-    from pytest_modelgate.release.promotion import done_lines
+    from pytest_modelgate.promotion.moves import done_lines
 
     print("\n".join(done_lines(result)))
     return 0
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    from pytest_modelgate.release.promotion import rollback
+    from pytest_modelgate.promotion.moves import rollback
 
     _envs(args)
     client, _ = _client(args)
@@ -339,7 +339,7 @@ def _model_for(client: Any, env: str, name: str | None) -> str:
     """The named model, else the only one whose ``env`` alias is set."""
     if name:
         return name
-    from pytest_modelgate.release.lease import is_internal
+    from pytest_modelgate.promotion.lease import is_internal
 
     names = [
         m.name
@@ -358,7 +358,7 @@ def _model_for(client: Any, env: str, name: str | None) -> str:
 def cmd_serve(args: argparse.Namespace) -> int:
     """Replace this process with ``bentoml serve`` of the pinned version's bento."""
     from pytest_modelgate.extras import require
-    from pytest_modelgate.release.promotion import alias_version
+    from pytest_modelgate.promotion.moves import alias_version
 
     require("modelgate serve", "bentoml")
     _envs(args)

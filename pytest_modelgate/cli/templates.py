@@ -8,7 +8,7 @@ import json
 import textwrap
 from dataclasses import dataclass, field
 
-from pytest_modelgate.release.path import DEFAULT_PATH, PATH_FILE, PromotionPath
+from pytest_modelgate.promotion.path import DEFAULT_PATH, PATH_FILE, PromotionPath
 
 # MLflow column types -> the pandera dtype that keeps the values as the signature declares
 PANDERA_DTYPES = {
@@ -206,7 +206,7 @@ LOCUSTFILE = '''\
 ``frame.drop(columns=[target]).to_json("rows.json", orient="records")``).
 """
 
-from pytest_modelgate.release.locustfile import ModelUser
+from pytest_modelgate.bento.locustfile import ModelUser
 
 __all__ = ["ModelUser"]
 '''

@@ -11,7 +11,7 @@ import pytest
 
 if TYPE_CHECKING:
     from pytest_modelgate.gates.api import GateKind
-    from pytest_modelgate.release.promotion import PromotionRequest, PromotionResult
+    from pytest_modelgate.promotion.moves import PromotionRequest, PromotionResult
 
 
 def pytest_modelgate_gate_kinds() -> list[GateKind]:  # type: ignore[empty-body]

@@ -18,7 +18,7 @@ from pytest_modelgate.plugin.stash import gate_report, gate_run
 from pytest_modelgate.settings import Settings
 
 if TYPE_CHECKING:
-    from pytest_modelgate.release.promotion import PromotionRequest, PromotionResult
+    from pytest_modelgate.promotion.moves import PromotionRequest, PromotionResult
     from pytest_modelgate.run import GateRun
 
 NOT_PROMOTED = "NOT promoted to {env}"
@@ -27,7 +27,7 @@ NOT_PROMOTED = "NOT promoted to {env}"
 class PromotionSession:
     def __init__(self, config: pytest.Config, settings: Settings) -> None:
         from pytest_modelgate.errors import ConfigError
-        from pytest_modelgate.release.path import load_path
+        from pytest_modelgate.promotion.path import load_path
 
         assert settings.promote is not None
         self.config = config
@@ -58,7 +58,7 @@ class PromotionSession:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         from pytest_modelgate.errors import MissingExtraError, RegistryError
         from pytest_modelgate.extras import require
-        from pytest_modelgate.release.promotion import alias_version, entry_problem
+        from pytest_modelgate.promotion.moves import alias_version, entry_problem
 
         try:
             require(f"--promote {self.env} (it builds the version's bento)", "bentoml")
@@ -101,7 +101,7 @@ class PromotionSession:
     def promote(self) -> bool:
         """Promote if the run allows it; record the lines that say what happened."""
         from pytest_modelgate.errors import ModelgateError
-        from pytest_modelgate.release.promotion import done_lines, promote
+        from pytest_modelgate.promotion.moves import done_lines, promote
 
         request = self.request()
         if request is None:
@@ -129,7 +129,7 @@ class PromotionSession:
         return True
 
     def request(self) -> PromotionRequest | None:
-        from pytest_modelgate.release.promotion import PromotionRequest
+        from pytest_modelgate.promotion.moves import PromotionRequest
 
         run = self.run
         report = gate_report(self.config)
@@ -162,7 +162,7 @@ class PromotionSession:
 
     def record(self, reason: str) -> str:
         """Put the refusal in the ledger; '' when recorded, else a note saying why not."""
-        from pytest_modelgate.release.promotion import record_refusal
+        from pytest_modelgate.promotion.moves import record_refusal
 
         ref = self.run.candidate.ref
         return record_refusal(self.run.registry.client, ref.name, self.env, ref.version, reason)

@@ -28,10 +28,7 @@ import bentoml
 import numpy as np
 from bentoml.validators import ContentType
 
-from pytest_modelgate.candidate.adapters import Adapted
-from pytest_modelgate.errors import EvidenceError, ServeError
-from pytest_modelgate.jsonio import plain
-from pytest_modelgate.release.bento import (
+from pytest_modelgate.bento.build import (
     ARG_INPUT_SCHEMA,
     ARG_MODEL_TAG,
     LABEL_NAME,
@@ -41,8 +38,11 @@ from pytest_modelgate.release.bento import (
     META_DRIFT,
     MLFLOW_DIR,
 )
-from pytest_modelgate.release.evidence import verify_evidence
-from pytest_modelgate.release.path import ENV_PATTERN
+from pytest_modelgate.candidate.adapters import Adapted
+from pytest_modelgate.errors import EvidenceError, ServeError
+from pytest_modelgate.jsonio import plain
+from pytest_modelgate.promotion.evidence import verify_evidence
+from pytest_modelgate.promotion.path import ENV_PATTERN
 from pytest_modelgate.serving.bodies import Shape
 from pytest_modelgate.serving.columns import Contract, from_model_dir
 from pytest_modelgate.serving.limits import Limits, RequestLimits, dump

@@ -12,12 +12,12 @@ from pytest_modelgate.gates.load.spec import LoadSpec
 
 
 def check_load(spec: LoadSpec, ctx: GateContext) -> GateResult:
-    from pytest_modelgate.release.candidate_bento import (
+    from pytest_modelgate.bento.candidate import (
         Candidate,
         served_candidate,
         write_rows,
     )
-    from pytest_modelgate.release.load_runner import run_locust
+    from pytest_modelgate.bento.load_runner import run_locust
 
     settings = ctx.settings
     candidate = Candidate(

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pytest_modelgate.release.load_runner import LoadPlan
+    from pytest_modelgate.bento.load_runner import LoadPlan
     from pytest_modelgate.suite.nodes import Node
     from pytest_modelgate.suite.parse import Suite
 
@@ -74,7 +74,7 @@ class LoadSpec:
 
 
 def parse_spec(node: Node, suite: Suite) -> LoadSpec:
-    from pytest_modelgate.release.load_runner import BODIES, DEFAULT_MAX_REQUESTS, LoadPlan
+    from pytest_modelgate.bento.load_runner import BODIES, DEFAULT_MAX_REQUESTS, LoadPlan
 
     def positive(key: str, default: float | None) -> float | None:
         if not node.has(key):

@@ -17,7 +17,7 @@ A project declares it in ``modelgate.yaml`` (key ``path``) or in ``pyproject.tom
 
 Without either file the path is ``staging -> production`` (production after staging), the
 behaviour the plugin always had. Everything here is plain data: the checks that read the
-registry live in ``release.promotion``.
+registry live in ``promotion.moves``.
 """
 
 from __future__ import annotations

@@ -14,10 +14,10 @@ from typing import Any
 
 from pytest_modelgate.errors import EvidenceError
 from pytest_modelgate.jsonio import sha256
-from pytest_modelgate.release import ledger
-from pytest_modelgate.release.aliases import alias_version, version_text
-from pytest_modelgate.release.evidence import report_bytes
-from pytest_modelgate.release.lease import latest
+from pytest_modelgate.promotion import ledger
+from pytest_modelgate.promotion.aliases import alias_version, version_text
+from pytest_modelgate.promotion.evidence import report_bytes
+from pytest_modelgate.promotion.lease import latest
 
 
 @dataclass

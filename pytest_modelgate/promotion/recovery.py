@@ -15,11 +15,11 @@ from typing import Any
 
 from pytest_modelgate.errors import EvidenceError
 from pytest_modelgate.jsonio import utc_now
-from pytest_modelgate.release import ledger
-from pytest_modelgate.release.aliases import alias_version, restore_tags, set_alias, version_text
-from pytest_modelgate.release.evidence import read_evidence, verify_evidence
-from pytest_modelgate.release.lease import Lease, LeaseRecord, acquire, latest, settle_record
-from pytest_modelgate.release.provenance import ci_run, promoted_by
+from pytest_modelgate.promotion import ledger
+from pytest_modelgate.promotion.aliases import alias_version, restore_tags, set_alias, version_text
+from pytest_modelgate.promotion.evidence import read_evidence, verify_evidence
+from pytest_modelgate.promotion.lease import Lease, LeaseRecord, acquire, latest, settle_record
+from pytest_modelgate.promotion.provenance import ci_run, promoted_by
 
 # the evidence fields an event repeats, so the ledger alone says what gated a move
 EVENT_EVIDENCE = (

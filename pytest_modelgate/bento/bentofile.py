@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pytest_modelgate.bento.wheel import PACKAGE, build_wheel, extra_requirements
 from pytest_modelgate.errors import BentoError
-from pytest_modelgate.release.wheel import PACKAGE, build_wheel, extra_requirements
 
 SERVICE = "pytest_modelgate.serving.service:ModelGate"
 SERVE_EXTRA = "serve"

@@ -1,10 +1,10 @@
 """Promote one gated version to an environment, or roll an environment back.
 
-Every move of one model's environment runs under that environment's lease (``release.lease``)
+Every move of one model's environment runs under that environment's lease (``promotion.lease``)
 and is write-ahead:
 
 1. take the lease; the move's intent is recorded in the same write. Settle earlier moves their
-   holders left unfinished (``release.recovery``).
+   holders left unfinished (``promotion.recovery``).
 2. check the gate report, production's staging evidence, and that the alias still pins what
    the gate run began with. A promotion already in place is a no-op that says so.
 3. build the bento (the build checks the model's files against the digest the gates saw).
@@ -36,25 +36,25 @@ from pytest_modelgate.errors import (
     PromotionError,
 )
 from pytest_modelgate.jsonio import canonical_bytes, sha256, utc_now
-from pytest_modelgate.release import ledger
-from pytest_modelgate.release.aliases import (
+from pytest_modelgate.promotion import ledger
+from pytest_modelgate.promotion.aliases import (
     alias_version,
     set_alias,
     version_tags,
     version_text,
 )
-from pytest_modelgate.release.evidence import PASSED, tag, verify_evidence
-from pytest_modelgate.release.faults import fault_point
-from pytest_modelgate.release.lease import Lease, acquire
-from pytest_modelgate.release.path import DEFAULT_PATH, PromotionPath, Step, missing_gates
-from pytest_modelgate.release.provenance import (
+from pytest_modelgate.promotion.evidence import PASSED, tag, verify_evidence
+from pytest_modelgate.promotion.faults import fault_point
+from pytest_modelgate.promotion.lease import Lease, acquire
+from pytest_modelgate.promotion.path import DEFAULT_PATH, PromotionPath, Step, missing_gates
+from pytest_modelgate.promotion.provenance import (
     ci_run,
     code_commit,
     data_hashes,
     promoted_by,
 )
-from pytest_modelgate.release.recovery import evidence_fields, settle_backlog, undo_promotion
-from pytest_modelgate.release.retry import persist
+from pytest_modelgate.promotion.recovery import evidence_fields, settle_backlog, undo_promotion
+from pytest_modelgate.promotion.retry import persist
 from pytest_modelgate.settings import ENV_APPROVAL
 from pytest_modelgate.version import __version__
 
@@ -209,7 +209,7 @@ class Promotion:
                 return done
             self.step = "building the bento"
             if self.request.drift_reference is None:  # what the served bento measures drift by
-                from pytest_modelgate.release.drift_reference import suite_reference
+                from pytest_modelgate.bento.drift_reference import suite_reference
 
                 reference = suite_reference(self.request.report.get("data") or {})
                 self.request = dataclasses.replace(self.request, drift_reference=reference)
@@ -581,7 +581,7 @@ def soak_problem(client: Any, name: str, version: int, step: Step) -> str | None
     of the move that put it there."""
     import datetime as dt
 
-    from pytest_modelgate.release.path import duration_text
+    from pytest_modelgate.promotion.path import duration_text
 
     assert step.after is not None
     move = ledger.last_move(client, name, step.after)
@@ -617,8 +617,8 @@ def check_unmoved(request: PromotionRequest, current: int | None) -> None:
 
 
 def build_bento(request: PromotionRequest) -> str:
-    from pytest_modelgate.release.bento import BentoTarget, suite_input_schema
-    from pytest_modelgate.release.bento import build_bento as build
+    from pytest_modelgate.bento.build import BentoTarget, suite_input_schema
+    from pytest_modelgate.bento.build import build_bento as build
 
     if not request.model_digest:  # a promotion builds only the files that were gated
         raise BentoError(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytest_modelgate.jsonio import canonical_bytes, sha256, utc_now
-from pytest_modelgate.release.lease import Lease, lease_key
+from pytest_modelgate.promotion.lease import Lease, lease_key
 
 EXPERIMENT = "modelgate-ledger"
 GENESIS = "0" * 64

@@ -1,6 +1,6 @@
 """Load test of a served bento with rows drawn from evaluation data.
 
-    MODELGATE_LOAD_ROWS=rows.json locust -f pytest_modelgate/release/locustfile.py --headless \\
+    MODELGATE_LOAD_ROWS=rows.json locust -f pytest_modelgate/bento/locustfile.py --headless \\
         --processes 2 -H http://127.0.0.1:3000 -u 20 -r 20 --run-time 15s --csv load
 
 ``MODELGATE_LOAD_ROWS`` names a JSON file holding a list of feature rows (for example

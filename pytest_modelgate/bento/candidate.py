@@ -57,8 +57,8 @@ class Candidate:
 
 def build_candidate_bento(candidate: Candidate) -> str:
     """Build (or reuse) the candidate's bento with the suite's input schema and drift reference."""
-    from pytest_modelgate.release.bento import BentoTarget, build_bento, suite_input_schema
-    from pytest_modelgate.release.drift_reference import suite_reference
+    from pytest_modelgate.bento.build import BentoTarget, build_bento, suite_input_schema
+    from pytest_modelgate.bento.drift_reference import suite_reference
 
     ref = candidate.ref
     schema = suite_input_schema(candidate.suites)
@@ -72,7 +72,7 @@ def build_candidate_bento(candidate: Candidate) -> str:
 @contextmanager
 def served_candidate(candidate: Candidate) -> Iterator[str]:
     """Yield the base URL of the candidate's bento served on loopback; stopped on exit."""
-    from pytest_modelgate.release.serving import served_bento
+    from pytest_modelgate.bento.loopback import served_bento
 
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="modelgate-load-")))

@@ -3,7 +3,7 @@
 Evidence lives on the model version, one set of tags per environment
 (``modelgate.<env>.<field>``), plus the gate report logged as an artifact of the version's run.
 It names the gate report (sha256), the data, the code commit and the digest of the model's own
-files as gated (``model_digest``). The history of moves is the ledger (``release.ledger``). The
+files as gated (``model_digest``). The history of moves is the ledger (``promotion.ledger``). The
 service, the CLI and promotion all read evidence through this module, which imports nothing
 heavy at module level.
 """

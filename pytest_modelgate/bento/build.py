@@ -1,10 +1,10 @@
 """Build the bento of one exact registry version.
 
 The model is imported into the BentoML store (labelled with its registry name, version and
-run), then the bento is built from the bentofile ``release.bentofile`` plans (the package's
+run), then the bento is built from the bentofile ``bento.bentofile`` plans (the package's
 own service, or the user's bentofile honoured) with the model tag baked in as a bento
 argument. Both steps run in a child process
-(``python -m pytest_modelgate.release.bento``), so BentoML's start-up, logging and store location
+(``python -m pytest_modelgate.bento.build``), so BentoML's start-up, logging and store location
 (``BENTOML_HOME``) never leak into the gate run.
 """
 
@@ -110,7 +110,7 @@ def _build(
     extra: list[str],
 ) -> str:
     command = [
-        sys.executable, "-m", "pytest_modelgate.release.bento", "--name", target.name,
+        sys.executable, "-m", "pytest_modelgate.bento.build", "--name", target.name,
         "--version", str(target.version), "--run-id", target.run_id,
     ]  # fmt: skip
     if bentofile is not None:
@@ -243,7 +243,7 @@ def run_bentoml_build(
     import bentoml
     from bentoml.exceptions import BentoMLException
 
-    from pytest_modelgate.release.bentofile import planned_build
+    from pytest_modelgate.bento.bentofile import planned_build
 
     args = {ARG_MODEL_TAG: target.model_tag}
     if input_schema:
@@ -265,7 +265,7 @@ def run_bentoml_build(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pytest_modelgate.release.bento")
+    parser = argparse.ArgumentParser(prog="python -m pytest_modelgate.bento.build")
     parser.add_argument("--name", required=True)
     parser.add_argument("--version", type=int, required=True)
     parser.add_argument("--run-id", required=True)
