@@ -133,3 +133,12 @@ def write_suite(directory: Path, text: str, name: str = "suite.yaml") -> Path:
     path = directory / name
     path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
     return path
+
+
+def places(client: Any, name: str = "m", path: Any = None) -> Any:
+    """The environments of ``path`` (default staging -> production) for candidate ``name``
+    in ``client``'s registry, as the promotion functions take them."""
+    from pytest_modelgate.promotion.path import DEFAULT_PATH
+    from pytest_modelgate.promotion.places import Places
+
+    return Places.of_candidate(path or DEFAULT_PATH, client, str(client.tracking_uri), name)

@@ -29,7 +29,9 @@ def promote_once(command: dict[str, Any]) -> dict[str, Any]:
     from pytest_modelgate.errors import LeaseHeldError, PromotionError
     from pytest_modelgate.promotion.moves import PromotionRequest, promote
     from pytest_modelgate.promotion.path import load_path
+    from pytest_modelgate.promotion.places import Places
 
+    path = load_path(Path(command["root"]))
     client = Registry(command["uri"]).client
     report = json.loads(Path(command["report"]).read_text(encoding="utf-8"))
     request = PromotionRequest(
@@ -42,14 +44,15 @@ def promote_once(command: dict[str, Any]) -> dict[str, Any]:
         bentofile=Path("bentofile.yaml"),
         tracking_uri=command["uri"],
         code_root=Path.cwd(),
-        path=load_path(Path(command["root"])),
+        path=path,
     )
     delay = float(command.get("start_at", 0)) - time.time()
     if delay > 0:
         time.sleep(delay)
     started = time.monotonic()
     try:
-        result = promote(client, request, build=fake_build)
+        places = Places.of_candidate(path, client, command["uri"], request.name)
+        result = promote(places, request, build=fake_build)
     except PromotionError as exc:
         held = isinstance(exc, LeaseHeldError)
         return {"ok": False, "held": held, "error": str(exc), "changed": exc.changed,

@@ -24,7 +24,7 @@ from pytest_modelgate.cli.local_server import MlflowServer
 from pytest_modelgate.jsonio import utc_now, write_json
 from pytest_modelgate.processes import kill_group
 from pytest_modelgate.promotion import ledger
-from pytest_modelgate.promotion.aliases import alias_version
+from pytest_modelgate.promotion.registry import Registry as PromotionRegistry
 from pytest_modelgate.reference.models import log_and_register
 
 from .conftest import copy_column_model
@@ -110,10 +110,10 @@ class World:
         return main([*args, "--tracking-uri", self.server.uri, "--root", str(self.root)])
 
     def pinned(self) -> int | None:
-        return alias_version(self.client, MODEL, ENV)
+        return PromotionRegistry.of(self.client).pinned(MODEL, ENV)
 
     def events(self) -> list[ledger.Event]:
-        return list(ledger.events(self.client, MODEL, ENV))
+        return list(ledger.events(PromotionRegistry.of(self.client), MODEL, ENV))
 
 
 def _register(world: World, count: int) -> None:

@@ -22,7 +22,7 @@ from pytest_modelgate.bento.loopback import post, served
 from pytest_modelgate.plugin.promotion import NOT_PROMOTED
 from pytest_modelgate.processes import free_port, stop
 from pytest_modelgate.promotion.evidence import tag
-from pytest_modelgate.promotion.moves import alias_version
+from pytest_modelgate.promotion.registry import Registry as PromotionRegistry
 from pytest_modelgate.reference.models import log_and_register
 
 from .conftest import copy_column_model, eval_frame, write_suite
@@ -73,7 +73,7 @@ class World:
         )
 
     def pinned(self, env: str) -> int | None:
-        return alias_version(self.client, "m", env)
+        return PromotionRegistry.of(self.client).pinned("m", env)
 
 
 @pytest.fixture(scope="module")

@@ -51,8 +51,15 @@ def test_init_writes_one_promotion_job_per_environment_of_the_declared_path(
     eval_frame(40, {"a": 0.1}).to_csv(pytester.path / "eval.csv", index=False)
     pytester.makepyprojecttoml(
         """
-        [tool.modelgate]
-        path = [{env = "dev"}, {env = "uat"}, {env = "production", approval = true}]
+        [[tool.modelgate.path]]
+        env = "dev"
+        [[tool.modelgate.path]]
+        env = "uat"
+        [[tool.modelgate.path]]
+        env = "production"
+        approval = true
+        model = "m-prod"
+        tracking_uri = "${PROD_MLFLOW}"
         """
     )
     args = ["init", "m", "--data", str(pytester.path / "eval.csv"), "--target", "y",
@@ -67,6 +74,8 @@ def test_init_writes_one_promotion_job_per_environment_of_the_declared_path(
     assert "needs: uat\n" in jobs
     assert jobs.count("environment: ") == 3  # a GitHub environment per job
     assert jobs.count("MODELGATE_APPROVAL: reviewers of the production environment") == 1
+    # production's registry comes from its GitHub environment's secret of the same name
+    assert jobs.count("PROD_MLFLOW: ${{ secrets.PROD_MLFLOW }}") == 1
     assert """if: contains(fromJSON('["uat", "production"]'), inputs.target)""" in jobs
     linted = subprocess.run([str(ACTIONLINT), "-"], input=workflow, capture_output=True, text=True)
     assert linted.returncode == 0, linted.stdout + linted.stderr

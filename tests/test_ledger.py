@@ -19,7 +19,6 @@ from pytest_modelgate.errors import LeaseHeldError, LeaseLostError, PromotionErr
 from pytest_modelgate.jsonio import utc_now
 from pytest_modelgate.processes import free_port
 from pytest_modelgate.promotion import ledger
-from pytest_modelgate.promotion.aliases import alias_version
 from pytest_modelgate.promotion.lease import acquire, latest
 from pytest_modelgate.promotion.moves import (
     PromotionRequest,
@@ -28,8 +27,9 @@ from pytest_modelgate.promotion.moves import (
     record_refusal,
     rollback,
 )
+from pytest_modelgate.promotion.registry import Registry as PromotionRegistry
 
-from .conftest import ScratchRegistry, copy_column_model
+from .conftest import ScratchRegistry, copy_column_model, places
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -70,7 +70,7 @@ class History:
             run_id=client.get_model_version("m", str(version)).run_id,
             env=env,
             report=report,
-            expected=alias_version(client, "m", env),
+            expected=PromotionRegistry.of(client).pinned("m", env),
             bentofile=REPO / "bentofile.yaml",
             tracking_uri=self.uri,
             code_root=self.root,
@@ -83,10 +83,16 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> History:
     world = History(tmp_path_factory.mktemp("ledger"))
     v1, v2 = world.versions
     client = world.client
-    promote(client, world.request(v1), build=fake_build)
-    promote(client, world.request(v2), build=fake_build)
-    assert rollback(client, "m", "staging", reason="v2 misbehaves") == (v2, v1)
-    assert record_refusal(client, "m", "staging", v2, "required gate x failed") == ""
+    promote(places(client), world.request(v1), build=fake_build)
+    promote(places(client), world.request(v2), build=fake_build)
+    assert rollback(PromotionRegistry.of(client), "m", "staging", reason="v2 misbehaves") == (
+        v2,
+        v1,
+    )
+    assert (
+        record_refusal(PromotionRegistry.of(client), "m", "staging", v2, "required gate x failed")
+        == ""
+    )
     return world
 
 
@@ -98,7 +104,7 @@ def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]
 
 def test_every_move_and_refusal_is_a_chained_event_that_history_lists_page_by_page(history, capsys):
     v1, v2 = history.versions
-    events = list(ledger.events(history.client, "m", "staging", page_size=2))
+    events = list(ledger.events(PromotionRegistry.of(history.client), "m", "staging", page_size=2))
     assert [(e.action, e.version, e.previous) for e in events] == [
         ("promote", v1, None),
         ("promote", v2, v1),
@@ -132,7 +138,9 @@ def test_every_move_and_refusal_is_a_chained_event_that_history_lists_page_by_pa
 
 def test_status_says_since_when_from_the_ledger_not_from_an_earlier_promotion(history, capsys):
     v1, _ = history.versions
-    rolled_back = [e for e in ledger.events(history.client, "m", "staging") if e.moved][-1]
+    rolled_back = [
+        e for e in ledger.events(PromotionRegistry.of(history.client), "m", "staging") if e.moved
+    ][-1]
     code, out, _ = _cli(capsys, "status", "m", "--tracking-uri", history.uri)
     assert code == 0
     assert f"staging: v{v1} since {rolled_back.at}; evidence verified" in out
@@ -164,18 +172,18 @@ def test_the_ledger_verifies_with_the_evidence_of_every_event(history, capsys):
 
 def test_rerunning_a_completed_promotion_is_a_no_op_that_says_so(history):
     v1, _ = history.versions
-    before = len(list(ledger.events(history.client, "m", "staging")))
-    result = promote(history.client, history.request(v1), build=fake_build)
+    before = len(list(ledger.events(PromotionRegistry.of(history.client), "m", "staging")))
+    result = promote(places(history.client), history.request(v1), build=fake_build)
     assert result.noop
     assert "already holds staging with verified evidence" in "\n".join(done_lines(result))
-    assert len(list(ledger.events(history.client, "m", "staging"))) == before
+    assert len(list(ledger.events(PromotionRegistry.of(history.client), "m", "staging"))) == before
 
 
 def test_verify_names_an_event_whose_report_no_longer_holds(history, capsys):
     v1, _ = history.versions
     client = history.client
     result = promote(
-        client, history.request(v1, "production", reason="first release"), build=fake_build
+        places(client), history.request(v1, "production", reason="first release"), build=fake_build
     )
     run = client.get_run(result.request.run_id)
     logged = Path(run.info.artifact_uri.removeprefix("file://")) / result.report_artifact
@@ -188,7 +196,7 @@ def test_verify_names_an_event_whose_report_no_longer_holds(history, capsys):
 
 def test_verify_names_a_deleted_event_as_the_first_that_does_not_hold(history, capsys):
     client = history.client
-    second = list(ledger.events(client, "m", "staging"))[1]
+    second = list(ledger.events(PromotionRegistry.of(client), "m", "staging"))[1]
     client.delete_run(second.run_id)
     code, _, err = _cli(capsys, "verify", "m", "--env", "staging", "--tracking-uri", history.uri)
     assert code == 1
@@ -209,13 +217,27 @@ def quick_lease(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_a_held_lease_names_its_holder_and_expires_so_a_stale_holder_stops(registry, quick_lease):
     client = mlflow.MlflowClient(registry.uri, registry.uri)
-    first = acquire(client, "m", "staging", {"action": "promote", "version": 3}, "alice@ci")
+    first = acquire(
+        PromotionRegistry.of(client),
+        "m",
+        "staging",
+        {"action": "promote", "version": 3},
+        "alice@ci",
+    )
     with pytest.raises(LeaseHeldError, match=r"held by alice@ci since .* \(move 1: promote v3\)"):
-        acquire(client, "m", "staging", {"action": "promote", "version": 4}, "bob@ci")
-    held = latest(client, "m", "staging")
+        acquire(
+            PromotionRegistry.of(client),
+            "m",
+            "staging",
+            {"action": "promote", "version": 4},
+            "bob@ci",
+        )
+    held = latest(PromotionRegistry.of(client), "m", "staging")
     assert held is not None
     time.sleep(max(0.0, held.open_until() - time.time()) + 0.1)
-    second = acquire(client, "m", "staging", {"action": "promote", "version": 4}, "bob@ci")
+    second = acquire(
+        PromotionRegistry.of(client), "m", "staging", {"action": "promote", "version": 4}, "bob@ci"
+    )
     assert second.generation == 2
     assert [r.holder for r in second.backlog] == ["alice@ci"]  # bob settles alice's move first
     with pytest.raises(LeaseLostError):  # alice wakes up: her next write is fenced off

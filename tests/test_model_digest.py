@@ -19,8 +19,8 @@ from pytest_modelgate.bento.loopback import served_bento
 from pytest_modelgate.candidate.digest import directory_digest, version_digest
 from pytest_modelgate.cli.main import main
 from pytest_modelgate.errors import ServeError
-from pytest_modelgate.promotion.aliases import alias_version
 from pytest_modelgate.promotion.evidence import tag
+from pytest_modelgate.promotion.registry import Registry as PromotionRegistry
 
 from .conftest import ScratchRegistry, copy_column_model
 
@@ -93,7 +93,7 @@ def test_a_model_artifact_swapped_after_gating_is_refused_by_the_build(gated, ca
     err = capsys.readouterr().err
     assert "NOT promoted to staging: bento build failed, nothing was changed" in err
     assert "the model files of m v1 are not the ones gated" in err
-    assert alias_version(gated.client, "m", "staging") is None
+    assert PromotionRegistry.of(gated.client).pinned("m", "staging") is None
     assert tag("staging", "verdict") not in gated.client.get_model_version("m", "1").tags
     assert not (gated.home / "models" / "m").exists()  # the swapped copy was not kept
 

@@ -12,9 +12,10 @@ from pytest_modelgate.errors import PromotionError
 from pytest_modelgate.plugin.promotion import NOT_PROMOTED
 from pytest_modelgate.promotion import ledger
 from pytest_modelgate.promotion.evidence import tag, verify_evidence
-from pytest_modelgate.promotion.moves import PromotionRequest, alias_version, promote
+from pytest_modelgate.promotion.moves import PromotionRequest, promote
+from pytest_modelgate.promotion.registry import Registry as PromotionRegistry
 
-from .conftest import ScratchRegistry, copy_column_model
+from .conftest import ScratchRegistry, copy_column_model, places
 
 REPO = Path(__file__).resolve().parents[1]
 BENTOFILE = REPO / "bentofile.yaml"
@@ -66,7 +67,7 @@ def test_a_gate_that_did_not_pass_blocks_promotion(pytester, registry, first, ou
     result = pytester.runpytest(*registry.args("m", version), "--promote", "staging")
     _refused(result, "staging", "not every required gate ran and passed:")
     result.stdout.fnmatch_lines([f"*required gate test_gates.py::test_first_gate {outcome}*"])
-    assert alias_version(_client(registry), "m", "staging") is None
+    assert PromotionRegistry.of(_client(registry)).pinned("m", "staging") is None
 
 
 def test_an_interrupted_run_does_not_promote(pytester, registry):
@@ -77,7 +78,7 @@ def test_an_interrupted_run_does_not_promote(pytester, registry):
     assert result.ret == pytest.ExitCode.INTERRUPTED
     _refused(result, "staging", "not every required gate ran and passed:")
     result.stdout.fnmatch_lines(["*the run was interrupted*"])
-    assert alias_version(_client(registry), "m", "staging") is None
+    assert PromotionRegistry.of(_client(registry)).pinned("m", "staging") is None
 
 
 def test_gates_deselected_with_k_block_promotion_even_though_the_rest_passed(pytester, registry):
@@ -90,7 +91,7 @@ def test_gates_deselected_with_k_block_promotion_even_though_the_rest_passed(pyt
     _refused(result, "staging", "not every required gate ran and passed:")
     result.stdout.fnmatch_lines(["*required gate test_gates.py::test_first_gate deselected*"])
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    assert alias_version(_client(registry), "m", "staging") is None
+    assert PromotionRegistry.of(_client(registry)).pinned("m", "staging") is None
 
 
 def test_an_alias_moved_during_the_run_refuses_the_promotion(pytester, registry):
@@ -105,7 +106,7 @@ def test_an_alias_moved_during_the_run_refuses_the_promotion(pytester, registry)
         f"alias 'staging' of m moved since the run began (nothing then, v{first} now)*",
     )
     client = _client(registry)
-    assert alias_version(client, "m", "staging") == first
+    assert PromotionRegistry.of(client).pinned("m", "staging") == first
     assert tag("staging", "verdict") not in client.get_model_version("m", str(second)).tags
 
 
@@ -169,7 +170,7 @@ def test_a_failed_bento_build_changes_nothing(pytester, registry, bentoml_home):
     result = pytester.runpytest(*registry.args("m", version), "--promote", "staging")
     _refused(result, "staging", "bento build failed, nothing was changed*")
     client = _client(registry)
-    assert alias_version(client, "m", "staging") is None
+    assert PromotionRegistry.of(client).pinned("m", "staging") is None
     assert not any(k.startswith("modelgate.") for k in client.get_model_version("m", "1").tags)
 
 
@@ -194,8 +195,8 @@ def test_an_alias_moved_during_the_build_undoes_the_evidence(registry, tmp_path)
         return "modelgate-m:test"
 
     with pytest.raises(PromotionError, match="moved since the run began"):
-        promote(client, request, build=build_while_someone_moves_the_alias)
-    assert alias_version(client, "m", "staging") == first
+        promote(places(client), request, build=build_while_someone_moves_the_alias)
+    assert PromotionRegistry.of(client).pinned("m", "staging") == first
     assert not any(k.startswith("modelgate.") for k in client.get_model_version("m", "2").tags)
 
 
@@ -218,12 +219,14 @@ def test_a_passing_run_promotes_to_staging_then_production_with_evidence(
     released = pytester.runpytest(*args, "--promote", "production")
     assert released.ret == pytest.ExitCode.OK, released.stdout.str()
     client = _client(registry)
-    assert alias_version(client, "m", "staging") == version
-    assert alias_version(client, "m", "production") == version
-    evidence = verify_evidence(client, "m", version, "production")
+    assert PromotionRegistry.of(client).pinned("m", "staging") == version
+    assert PromotionRegistry.of(client).pinned("m", "production") == version
+    evidence = verify_evidence(PromotionRegistry.of(client), "m", version, "production")
     assert evidence.fields["plugin_version"]
     assert evidence.fields["bento"].startswith("modelgate-m:v1-")
-    assert [e.version for e in ledger.events(client, "m", "production")] == [version]
+    assert [e.version for e in ledger.events(PromotionRegistry.of(client), "m", "production")] == [
+        version
+    ]
 
 
 @pytest.mark.slow
@@ -284,7 +287,7 @@ def test_the_cli_refuses_a_report_that_did_not_pass(pytester, registry, capsys):
     err = capsys.readouterr().err
     assert "NOT promoted to staging: the gate report does not allow promotion" in err
     assert "test_first_gate failed" in err
-    assert alias_version(_client(registry), "m", "staging") is None
+    assert PromotionRegistry.of(_client(registry)).pinned("m", "staging") is None
 
 
 def test_rollback_without_a_previous_version_is_refused(registry, capsys):

@@ -17,6 +17,7 @@ import pytest
 from pytest_modelgate.promotion import ledger
 from pytest_modelgate.promotion.faults import ENV_FAULT, STEPS
 from pytest_modelgate.promotion.lease import latest
+from pytest_modelgate.promotion.registry import Registry as PromotionRegistry
 
 from .registry_world import ENV, MODEL, QUICK_FAILURE, Promoters, World, registry_world
 
@@ -58,7 +59,7 @@ def _right_after(world: World, before: int | None, target: int, move: int) -> st
         return "unchanged"
     if recorded:
         return "moved with its event"
-    newest = latest(world.client, MODEL, ENV)
+    newest = latest(PromotionRegistry.of(world.client), MODEL, ENV)
     assert newest is not None
     assert (newest.generation, newest.settled) == (move, "")
     return "moved, event pending (move open)"
@@ -73,7 +74,7 @@ def _settled(world: World, before: int | None, target: int, move: int) -> str:
     moves = [e for e in events if e.moved]
     pinned = world.pinned()
     assert pinned == (moves[-1].version if moves else None)
-    newest = latest(world.client, MODEL, ENV)
+    newest = latest(PromotionRegistry.of(world.client), MODEL, ENV)
     assert newest is not None
     assert newest.settled
     if pinned == before:
@@ -92,7 +93,7 @@ def test_a_promoter_killed_at_any_step_leaves_no_half_move(world, promoters, ste
     killed.send(world.command(target, before, environ={ENV_FAULT: f"{step}:kill"}))
     assert killed.answer() == {"exit": -9}
     killed.close()
-    move = latest(world.client, MODEL, ENV).generation
+    move = latest(PromotionRegistry.of(world.client), MODEL, ENV).generation
     right_after = _right_after(world, before, target, move)
     # half the trials recover with the next promotion of the same version, half with the
     # command; the killed holder's process is gone, so neither waits for its lease to expire
@@ -136,7 +137,7 @@ def test_the_registry_killed_at_any_step_leaves_no_half_move(
     message = answer["error"]
     assert "Traceback" not in message
     assert "MlflowException" not in message
-    move = latest(world.client, MODEL, ENV).generation
+    move = latest(PromotionRegistry.of(world.client), MODEL, ENV).generation
     right_after = _right_after(world, before, target, move)
     # the message tells the truth about where the move was left
     if step == "after-evidence":  # the undo fails too: both errors, and what may be left

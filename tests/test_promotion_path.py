@@ -105,6 +105,14 @@ def test_an_unknown_environment_names_the_path(tmp_path: Path) -> None:
         ("path:\n  - env: a\n    aproval: true\n", r"path\[0\]\.aproval: unknown key"),
         ("path:\n  - name: a\n", r"path\[0\]\.name: unknown key"),
         ("stages: []\n", r"stages: unknown key"),
+        (
+            "path:\n  - env: a\n    alias: v2\n",
+            r"path\[0\]\.alias: 'v2' cannot be a registry alias",
+        ),
+        (
+            "path:\n  - env: a\n  - env: b\n    alias: a\n",
+            r"path\[1\]\.alias: 'b' and 'a' would share alias 'a' of one registered model",
+        ),
     ],
 )
 def test_a_bad_path_is_an_error_naming_the_file_and_key(
@@ -133,3 +141,37 @@ def test_required_gates_must_have_run_and_passed_in_the_report(tmp_path: Path) -
     report["items"][2]["outcome"] = "passed"
     report["items"].append({"gate": "latency[batch-1]", "outcome": "passed"})
     assert missing_gates(step, report) == []
+
+
+def test_a_step_may_live_in_another_model_registry_and_alias(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(
+        tmp_path,
+        "modelgate.yaml",
+        """\
+        path:
+          - env: staging
+          - env: production
+            model: m-prod
+            tracking_uri: ${PROD_MLFLOW}/
+            alias: champion
+        """,
+    )
+    path = load_path(tmp_path)  # the variable is read only when the environment is used
+    production = path.step("production")
+    assert (production.model, production.alias_name, production.variables) == (
+        "m-prod",
+        "champion",
+        ["PROD_MLFLOW"],
+    )
+    assert path.aliases == {"staging": "staging", "production": "champion"}
+    monkeypatch.delenv("PROD_MLFLOW", raising=False)
+    with pytest.raises(
+        ConfigError,
+        match=r"production's tracking_uri \(.*modelgate.yaml:3\) names PROD_MLFLOW, which is not set",
+    ):
+        production.registry_uri()
+    monkeypatch.setenv("PROD_MLFLOW", "http://127.0.0.1:5001")
+    assert production.registry_uri() == "http://127.0.0.1:5001/"
+    assert "alias 'champion'" in production.rules()

@@ -12,7 +12,7 @@ import pytest
 
 from pytest_modelgate.plugin.promotion import NOT_PROMOTED
 from pytest_modelgate.promotion import ledger
-from pytest_modelgate.promotion.moves import alias_version
+from pytest_modelgate.promotion.registry import Registry as PromotionRegistry
 
 from .conftest import ScratchRegistry, copy_column_model
 
@@ -85,7 +85,7 @@ def test_a_version_walks_a_four_environment_path_and_each_rule_refuses_by_name(
             f"did not pass: gate 'second' did not run ({path_file}:4)*"
         ]
     )
-    assert alias_version(client, "m", "uat") is None
+    assert PromotionRegistry.of(client).pinned("m", "uat") is None
     gates(pytester, "first", "second")
     assert promote(v1, "uat").ret == pytest.ExitCode.OK
     assert promote(v1, "staging").ret == pytest.ExitCode.OK
@@ -109,8 +109,10 @@ def test_a_version_walks_a_four_environment_path_and_each_rule_refuses_by_name(
     released = promote(v1, "production", "--approved-by", "alice")
     assert released.ret == pytest.ExitCode.OK, released.stdout.str()
     # one version holds the four environments at once
-    assert [alias_version(client, "m", env) for env in ENVS] == [v1] * 4
-    (event,) = [e for e in ledger.events(client, "m", "production") if e.moved]
+    assert [PromotionRegistry.of(client).pinned("m", env) for env in ENVS] == [v1] * 4
+    (event,) = [
+        e for e in ledger.events(PromotionRegistry.of(client), "m", "production") if e.moved
+    ]
     assert event.get("approval") == f"staging holds v{v1} with verified evidence; approved by alice"
 
     # a second version enters dev and uat; each rolls back to the first
@@ -119,7 +121,7 @@ def test_a_version_walks_a_four_environment_path_and_each_rule_refuses_by_name(
     uri = ("--tracking-uri", registry.uri, "--root", str(pytester.path))
     for env in ("uat", "dev"):
         assert cli("rollback", env, "--model-name", "m", *uri) == 0
-        assert alias_version(client, "m", env) == v1
+        assert PromotionRegistry.of(client).pinned("m", env) == v1
     assert cli("status", "m", *uri) == 0
     out = capsys.readouterr().out
     assert "promotion path dev -> uat -> staging -> production" in out

@@ -10,7 +10,7 @@ import mlflow
 import pytest
 
 from pytest_modelgate.promotion import ledger
-from pytest_modelgate.promotion.moves import alias_version
+from pytest_modelgate.promotion.registry import Registry as PromotionRegistry
 
 from .conftest import ScratchRegistry, copy_column_model, eval_frame, write_suite
 
@@ -105,6 +105,6 @@ def test_two_workers_write_the_report_one_process_writes_and_only_the_controller
     # only the controller promoted, once, after both workers were done
     assert two.stdout.str().count(f"promoted m v{version} to staging") == 1
     client = mlflow.MlflowClient(registry.uri, registry.uri)
-    assert alias_version(client, "m", "staging") == version
-    moves = [e for e in ledger.events(client, "m", "staging") if e.moved]
+    assert PromotionRegistry.of(client).pinned("m", "staging") == version
+    moves = [e for e in ledger.events(PromotionRegistry.of(client), "m", "staging") if e.moved]
     assert [e.version for e in moves] == [version]

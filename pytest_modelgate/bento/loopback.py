@@ -23,14 +23,21 @@ STARTUP_S = 120.0
 
 @contextmanager
 def served(
-    env: str, model: str, tracking_uri: str, log: Path, startup_s: float = STARTUP_S
+    env: str,
+    model: str,
+    tracking_uri: str,
+    log: Path,
+    startup_s: float = STARTUP_S,
+    root: Path | None = None,
 ) -> Iterator[str]:
-    """Yield the base URL of ``modelgate serve ENV`` once it is ready; stop it on exit."""
+    """Yield the base URL of ``modelgate serve ENV`` once it is ready; stop it on exit.
+    ``root`` is the project whose promotion path says where ``env`` lives."""
     port = free_port()
     command = [
         sys.executable, "-m", "pytest_modelgate.cli", "serve", env, "--model-name", model,
         "--tracking-uri", tracking_uri, "--host", LOOPBACK, "--port", str(port),
     ]  # fmt: skip
+    command += ["--root", str(root)] if root is not None else []
     with _running(command, log, None, port, startup_s) as (url, _pid):
         yield url
 

@@ -196,14 +196,7 @@ class Registry:
     @property
     def redacted_uri(self) -> str:
         """The tracking URI without credentials, for messages and reports."""
-        from urllib.parse import urlsplit, urlunsplit
-
-        parts = urlsplit(self.tracking_uri)
-        if parts.password or parts.username:
-            host = parts.hostname or ""
-            netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
-            return urlunsplit(parts._replace(netloc=netloc))
-        return self.tracking_uri
+        return redacted(self.tracking_uri)
 
     # -- internals -------------------------------------------------------------------------
 
@@ -327,6 +320,17 @@ _FAILURES = (
     ("too many 5", "the server kept answering with errors"),
     ("too many 429", "the server kept refusing (rate limited)"),
 )
+
+
+def redacted(uri: str) -> str:
+    """A tracking URI without its credentials."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(uri)
+    if parts.password or parts.username:
+        netloc = f"***@{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return uri
 
 
 def failure(exc: BaseException) -> str:

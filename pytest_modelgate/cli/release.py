@@ -16,11 +16,15 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_modelgate.errors import ConfigError, EvidenceError, ModelgateError, PromotionError
 from pytest_modelgate.promotion.evidence import read_evidence, verify_evidence
 from pytest_modelgate.promotion.path import PromotionPath, load_path
+
+if TYPE_CHECKING:
+    from pytest_modelgate.promotion.places import Place, Places
+    from pytest_modelgate.promotion.registry import Registry
 
 HISTORY_SHOWN = 10
 
@@ -122,11 +126,30 @@ def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse
     return run
 
 
-def _client(args: argparse.Namespace) -> tuple[Any, str]:
-    from pytest_modelgate.candidate.registry import Registry
+def _registry(args: argparse.Namespace) -> Registry:
+    """The registry named by --tracking-uri (or the project's), with the path's aliases."""
+    from pytest_modelgate.promotion.registry import Registry
 
-    uri = _uri(args)
-    return Registry(uri).client, uri
+    return Registry.at(_uri(args), _path(args).aliases)
+
+
+def _places(args: argparse.Namespace, name: str) -> Places:
+    """Where each environment of ``name``'s path lives (its registry, model and alias)."""
+    from pytest_modelgate.promotion.places import Places
+
+    return Places(_path(args), _registry(args), name)
+
+
+def _place(args: argparse.Namespace, env: str, name: str | None) -> Place:
+    """The environment's place for the named model; else, when the step names its own
+    registered model, that one; else the only model of its registry whose alias is set."""
+    from pytest_modelgate.promotion.places import Place
+
+    step = _path(args).step(env)
+    if name or step.model:
+        return _places(args, name or step.model).of(env)
+    registry = _places(args, "").of(env).registry
+    return Place(registry, _model_for(registry, env), env)
 
 
 def _default_bentofile(root: Path) -> Path | None:
@@ -139,25 +162,28 @@ def _fail(message: str) -> int:
     return 1
 
 
-def _models(client: Any) -> list[str]:
+def _models(registry: Registry) -> list[str]:
     from pytest_modelgate.promotion.lease import is_internal
 
-    return sorted(m.name for m in client.search_registered_models() if not is_internal(m.name))
+    return sorted(m.name for m in registry.search_models() if not is_internal(m.name))
 
 
 # -- status ----------------------------------------------------------------------------------
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    client, uri = _client(args)
-    names = args.models or _models(client)
-    print(f"registry {uri}")
+    from pytest_modelgate.candidate.registry import redacted
+
+    registry = _registry(args)
     path = _path(args)
+    targets = {s.model for s in path.steps if s.model and not s.tracking_uri}
+    names = args.models or [n for n in _models(registry) if n not in targets]
+    print(f"registry {redacted(registry.uri)}")
     print(f"promotion path {path.describe()}")
     for name in names:
         print(f"\n{name}")
-        for step in path.steps:
-            for line in status_lines(client, name, step.env):
+        for step, place in zip(path.steps, _places(args, name), strict=True):
+            for line in status_lines(place, name):
                 print(f"  {line}")
             if step.rules():
                 print(f"    needs: {'; '.join(step.rules())}")
@@ -174,31 +200,34 @@ def since(events: list[Any], pinned: int) -> str:
     return "unknown (the ledger records no move to it)"
 
 
-def status_lines(client: Any, name: str, env: str) -> list[str]:
+def status_lines(place: Place, candidate: str) -> list[str]:
     from pytest_modelgate.promotion import ledger
     from pytest_modelgate.promotion.lease import latest
-    from pytest_modelgate.promotion.moves import alias_version
 
-    pinned = alias_version(client, name, env)
-    events = list(ledger.events(client, name, env))
-    lines = [] if pinned is not None else [f"{env}: not set"]
+    registry, name, env = place.registry, place.name, place.env
+    pinned = registry.pinned(name, env)
+    events = list(ledger.events(registry, name, env))
+    where = "" if name == candidate else f" ({name})"
+    lines = [] if pinned is not None else [f"{env}{where}: not set"]
     if pinned is not None:
-        evidence = read_evidence(client.get_model_version(name, str(pinned)), env)
+        evidence = read_evidence(registry.model_version(name, pinned), env)
         try:
-            verify_evidence(client, name, pinned, env)
+            verify_evidence(registry, name, pinned, env)
             check = "evidence verified"
         except EvidenceError as exc:
             check = f"NO VALID EVIDENCE: {exc}"
         fields = evidence.fields
         lines += [
-            f"{env}: v{pinned} since {since(events, pinned)}; {check}",
+            f"{env}{where}: v{pinned} since {since(events, pinned)}; {check}",
             f"  report sha256 {fields.get('report_sha256', '-')} gated at "
             f"{fields.get('gated_at', '-')}; model digest {fields.get('model_digest', '-')[:16]}",
             f"  bento {fields.get('bento', '-')}; commit {fields.get('code_commit') or '-'}; "
             f"by {fields.get('promoted_by', '-')}"
             + (f"; override: {fields['override_reason']}" if fields.get("override_reason") else ""),
         ]
-    newest = latest(client, name, env)
+        if fields.get("source"):
+            lines.append(f"  copy of {fields['source']}")
+    newest = latest(registry, name, env)
     if newest is not None and not newest.settled:
         lines.append(
             f"  move {newest.generation} ({newest.describe()}) by {newest.holder} since "
@@ -215,9 +244,12 @@ def status_lines(client: Any, name: str, env: str) -> list[str]:
 def cmd_history(args: argparse.Namespace) -> int:
     from pytest_modelgate.promotion import ledger
 
-    client, _ = _client(args)
-    envs = _envs(args)
-    found = [e for env in envs for e in ledger.events(client, args.name, env, args.page_size)]
+    places = _places(args, args.name)
+    found = [
+        event
+        for place in map(places.of, _envs(args))
+        for event in ledger.events(place.registry, place.name, place.env, args.page_size)
+    ]
     found.sort(key=lambda e: (e.at, e.get("env"), e.seq))
     for event in found:
         print(event.line())
@@ -228,6 +260,7 @@ def cmd_history(args: argparse.Namespace) -> int:
                 ("commit", "code_commit"),
                 ("ci", "ci_run"),
                 ("approval", "approval"),
+                ("copy of", "source"),
                 ("bento", "bento"),
                 ("report", "report_artifact"),
             )
@@ -242,9 +275,8 @@ def cmd_history(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     from pytest_modelgate.promotion.audit import verify
 
-    client, uri = _client(args)
-    envs = _envs(args)
-    lines, problem = verify(client, args.name, uri, envs)
+    places = _places(args, args.name)
+    lines, problem = verify([places.of(env) for env in _envs(args)])
     for line in lines:
         print(line)
     if problem is not None:
@@ -256,11 +288,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_recover(args: argparse.Namespace) -> int:
     from pytest_modelgate.promotion.recovery import recover
 
-    client, _ = _client(args)
-    envs = _envs(args)
-    for env in envs:
+    places = _places(args, args.name)
+    for env in _envs(args):
+        place = places.of(env)
         try:
-            lines = recover(client, args.name, env)
+            lines = recover(place.registry, place.name, env)
         except PromotionError as exc:
             return _fail(f"cannot recover {args.name} {env}: {exc}")
         for line in lines:
@@ -272,14 +304,11 @@ def cmd_recover(args: argparse.Namespace) -> int:
 
 
 def cmd_promote(args: argparse.Namespace) -> int:
-    from pytest_modelgate.candidate.registry import Registry
+    from pytest_modelgate.candidate.registry import Registry as Candidates
     from pytest_modelgate.errors import RegistryError
     from pytest_modelgate.extras import require
-    from pytest_modelgate.promotion.moves import (
-        PromotionRequest,
-        alias_version,
-        promote,
-    )
+    from pytest_modelgate.promotion.moves import PromotionRequest, promote
+    from pytest_modelgate.promotion.places import Places
 
     require("modelgate promote (it builds the version's bento)", "bentoml")
     path = _path(args)
@@ -289,12 +318,13 @@ def cmd_promote(args: argparse.Namespace) -> int:
     except (OSError, json.JSONDecodeError) as exc:
         return _fail(f"cannot read gate report {args.report}: {exc}")
     uri = _uri(args)
-    registry = Registry(uri)
+    candidates = Candidates(uri)
     try:
-        with registry.translate(f"{args.name} v{args.version}"):
-            client = registry.client
-            run_id = client.get_model_version(args.name, str(args.version)).run_id
-            expected = alias_version(client, args.name, args.env)
+        with candidates.translate(f"{args.name} v{args.version}"):
+            places = Places.of_candidate(path, candidates.client, uri, args.name)
+            run_id = places.source.model_version(args.name, args.version).run_id
+            place = places.of(args.env)
+            expected = place.registry.pinned(place.name, args.env)
     except RegistryError as exc:
         return _fail(f"NOT promoted to {args.env}: {exc}; nothing was changed")
     try:
@@ -312,7 +342,7 @@ def cmd_promote(args: argparse.Namespace) -> int:
             path=path,
             approved_by=args.approved_by,
         )
-        result = promote(client, request)
+        result = promote(places, request)
     except PromotionError as exc:
         return _fail(f"NOT promoted to {args.env}: {exc}")
     from pytest_modelgate.promotion.moves import done_lines
@@ -324,27 +354,24 @@ def cmd_promote(args: argparse.Namespace) -> int:
 def cmd_rollback(args: argparse.Namespace) -> int:
     from pytest_modelgate.promotion.moves import rollback
 
-    _envs(args)
-    client, _ = _client(args)
     try:
-        name = _model_for(client, args.env, args.model_name)
-        was, now = rollback(client, name, args.env, args.reason)
+        place = _place(args, args.env, args.model_name)
+        was, now = rollback(place.registry, place.name, args.env, args.reason)
     except ModelgateError as exc:
         return _fail(f"NOT rolled back: {exc}")
-    print(f"rolled {name} {args.env} back from v{was} to v{now}")
+    print(f"rolled {place.name} {args.env} back from v{was} to v{now}")
     return 0
 
 
-def _model_for(client: Any, env: str, name: str | None) -> str:
-    """The named model, else the only one whose ``env`` alias is set."""
-    if name:
-        return name
+def _model_for(registry: Registry, env: str) -> str:
+    """The only model of ``registry`` whose ``env`` alias is set."""
     from pytest_modelgate.promotion.lease import is_internal
 
+    alias = registry.alias(env)
     names = [
         m.name
-        for m in client.search_registered_models()
-        if env in (m.aliases or {}) and not is_internal(m.name)
+        for m in registry.search_models()
+        if alias in (m.aliases or {}) and not is_internal(m.name)
     ]
     if len(names) != 1:
         found = ", ".join(names) or "none"
@@ -358,22 +385,21 @@ def _model_for(client: Any, env: str, name: str | None) -> str:
 def cmd_serve(args: argparse.Namespace) -> int:
     """Replace this process with ``bentoml serve`` of the pinned version's bento."""
     from pytest_modelgate.extras import require
-    from pytest_modelgate.promotion.moves import alias_version
 
     require("modelgate serve", "bentoml")
-    _envs(args)
-    client, uri = _client(args)
     try:
-        name = _model_for(client, args.env, args.model_name)
+        place = _place(args, args.env, args.model_name)
     except ModelgateError as exc:
         return _fail(str(exc))
-    pinned = alias_version(client, name, args.env)
+    registry, name = place.registry, place.name
+    pinned = registry.pinned(name, args.env)
     if pinned is None:
-        return _fail(f"alias {args.env!r} of {name} is not set: nothing to serve")
-    bento = read_evidence(client.get_model_version(name, str(pinned)), args.env).fields.get("bento")
+        return _fail(f"alias {registry.alias(args.env)!r} of {name} is not set: nothing to serve")
+    bento = read_evidence(registry.model_version(name, pinned), args.env).fields.get("bento")
     if not bento:
         return _fail(f"{name} v{pinned} has no {args.env} bento recorded: promote it first")
-    env = dict(os.environ, MODELGATE_ENV=args.env, MLFLOW_TRACKING_URI=uri)
+    env = dict(os.environ, MODELGATE_ENV=args.env, MLFLOW_TRACKING_URI=registry.uri)
+    env["MODELGATE_ALIAS"] = registry.alias(args.env)
     env.setdefault("BENTOML_DO_NOT_TRACK", "True")
     # the same interpreter, so the bento is served by this installation's packages
     command = [sys.executable, "-m", "bentoml", "serve", bento]

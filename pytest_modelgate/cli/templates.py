@@ -330,12 +330,15 @@ def _promote_job(s: Scaffold, index: int) -> str:
     step = s.path.steps[index]
     onward = json.dumps(list(s.path.envs[index:]))
     needs = f"\n    needs: {s.path.envs[index - 1]}" if index else ""
-    approval = (
-        f"\n    env:\n      MODELGATE_APPROVAL: reviewers of the {step.env} environment "
-        "(run ${{ github.run_id }}, started by ${{ github.triggering_actor }})"
-        if step.approval
-        else ""
-    )
+    variables = [
+        f"\n      {name}: ${{{{ secrets.{name} }}}}" for name in step.variables
+    ]  # the registry the step lives in, from the GitHub environment's secrets
+    if step.approval:
+        variables.append(
+            f"\n      MODELGATE_APPROVAL: reviewers of the {step.env} environment "
+            "(run ${{ github.run_id }}, started by ${{ github.triggering_actor }})"
+        )
+    approval = "\n    env:" + "".join(variables) if variables else ""
     return f"""\
   {step.env}:
     name: gate and promote to {step.env}{needs}
@@ -352,7 +355,9 @@ PATH_TEMPLATE = """\
 # alias of the model; `pytest gates/ --promote ENV` and every `modelgate` command follow it.
 # Per step: requires (gates that must have passed), after (default: the step before; it must
 # hold the version with verified evidence), soak (how long it must have held that one: 30m,
-# 12h, 1d) and approval (true: --approved-by WHO or MODELGATE_APPROVAL must say who).
+# 12h, 1d), approval (true: --approved-by WHO or MODELGATE_APPROVAL must say who), and where
+# it lives: model (a registered model), tracking_uri (a registry; ${VAR} is read from the
+# environment) and alias (default: the environment's name).
 path:
   - env: staging
   - env: production

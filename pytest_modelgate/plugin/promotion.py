@@ -19,6 +19,7 @@ from pytest_modelgate.settings import Settings
 
 if TYPE_CHECKING:
     from pytest_modelgate.promotion.moves import PromotionRequest, PromotionResult
+    from pytest_modelgate.promotion.places import Places
     from pytest_modelgate.run import GateRun
 
 NOT_PROMOTED = "NOT promoted to {env}"
@@ -44,6 +45,7 @@ class PromotionSession:
                 f"path ({self.env!r} is first in {self.path.describe()})"
             )
         self.expected: int | None = None
+        self.places: Places | None = None
         self.started = False
         self.result: PromotionResult | None = None
         self.lines: list[str] = []
@@ -56,9 +58,10 @@ class PromotionSession:
 
     @pytest.hookimpl(trylast=True)  # after the gate session resolved the candidate
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        from pytest_modelgate.errors import MissingExtraError, RegistryError
+        from pytest_modelgate.errors import ConfigError, MissingExtraError, RegistryError
         from pytest_modelgate.extras import require
-        from pytest_modelgate.promotion.moves import alias_version, entry_problem
+        from pytest_modelgate.promotion.moves import entry_problem
+        from pytest_modelgate.promotion.places import Places
 
         try:
             require(f"--promote {self.env} (it builds the version's bento)", "bentoml")
@@ -69,13 +72,16 @@ class PromotionSession:
         settings = self.settings
         try:
             with run.registry.translate(f"alias {self.env!r} of {ref.name}"):
-                client = run.registry.client
-                self.expected = alias_version(client, ref.name, self.env)
+                self.places = Places.of_candidate(
+                    self.path, run.registry.client, run.registry.tracking_uri, ref.name
+                )
+                place = self.places.of(self.env)
+                self.expected = place.registry.pinned(place.name, self.env)
                 problem = entry_problem(
-                    client, ref.name, ref.version, self.path, self.env,
+                    self.places, ref.version, self.env,
                     settings.promote_reason, settings.approved_by or "",
                 )  # fmt: skip
-        except RegistryError as exc:
+        except (RegistryError, ConfigError) as exc:
             raise pytest.UsageError(f"cannot promote: {exc}") from None
         if problem is not None:
             raise pytest.UsageError(f"cannot promote {ref.describe()} to {self.env}: {problem}")
@@ -116,7 +122,8 @@ class PromotionSession:
             error += self.record(error)
         else:
             try:
-                self.result = promote(self.run.registry.client, request)
+                assert self.places is not None
+                self.result = promote(self.places, request)
             except ModelgateError as exc:  # recorded in the ledger by promote itself
                 error, changed = str(exc), bool(getattr(exc, "changed", False))
         self.config.hook.pytest_modelgate_promotion(
@@ -165,7 +172,11 @@ class PromotionSession:
         from pytest_modelgate.promotion.moves import record_refusal
 
         ref = self.run.candidate.ref
-        return record_refusal(self.run.registry.client, ref.name, self.env, ref.version, reason)
+        assert self.places is not None, "a refusal is recorded once the session started"
+        place = self.places.of(self.env)
+        # the refused version by its number in the environment's own registered model
+        version = ref.version if self.places.is_source(place) else None
+        return record_refusal(place.registry, place.name, self.env, version, reason)
 
     def refuse(self, why: str, details: list[str] | None = None, changed: bool = False) -> None:
         self.lines.append(f"{NOT_PROMOTED.format(env=self.env)}: {why}")

@@ -10,32 +10,33 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from pytest_modelgate.errors import EvidenceError
 from pytest_modelgate.jsonio import sha256
 from pytest_modelgate.promotion import ledger
-from pytest_modelgate.promotion.aliases import alias_version, version_text
+from pytest_modelgate.promotion.aliases import version_text
 from pytest_modelgate.promotion.evidence import report_bytes
 from pytest_modelgate.promotion.lease import latest
+from pytest_modelgate.promotion.places import Place
+from pytest_modelgate.promotion.registry import Registry
 
 
 @dataclass
 class Checker:
     """Downloads each report and each version's files once, however many events name them."""
 
-    client: Any
+    registry: Registry
     name: str
     tracking_uri: str
     reports: dict[tuple[str, str], str] = field(default_factory=dict)
     digests: dict[int, str] = field(default_factory=dict)
 
     def report_sha256(self, version: int, artifact: str) -> str:
-        run_id = self.client.get_model_version(self.name, str(version)).run_id
+        run_id = self.registry.model_version(self.name, version).run_id
         key = (run_id, artifact)
         if key not in self.reports:
             try:
-                self.reports[key] = sha256(report_bytes(self.client, run_id, artifact))
+                self.reports[key] = sha256(report_bytes(self.registry, run_id, artifact))
             except EvidenceError:
                 self.reports[key] = "unreadable"
         return self.reports[key]
@@ -65,7 +66,7 @@ class Checker:
 
 def env_problems(checker: Checker, env: str, chain: list[ledger.Event]) -> Iterator[str]:
     """The chain, then each event's evidence in order, then the alias against the ledger."""
-    name, client = checker.name, checker.client
+    name, registry = checker.name, checker.registry
     broken = next(ledger.chain_problems(chain), None)
     if broken is not None:
         yield f"{env}: {broken}"
@@ -74,7 +75,7 @@ def env_problems(checker: Checker, env: str, chain: list[ledger.Event]) -> Itera
         for problem in checker.evidence_problems(event):
             yield f"{env}: {problem}"
     moved = [e for e in chain if e.moved]
-    pinned = alias_version(client, name, env)
+    pinned = registry.pinned(name, env)
     if moved and moved[-1].version != pinned:
         last = moved[-1]
         yield (
@@ -83,7 +84,7 @@ def env_problems(checker: Checker, env: str, chain: list[ledger.Event]) -> Itera
         )
     elif not moved and pinned is not None:
         yield f"{env}: alias pins v{pinned}, but the ledger records no move to it"
-    newest = latest(client, name, env)
+    newest = latest(registry, name, env)
     if newest is not None and not newest.settled:
         yield (
             f"{env}: move {newest.generation} ({newest.describe()}) by {newest.holder} since "
@@ -91,17 +92,18 @@ def env_problems(checker: Checker, env: str, chain: list[ledger.Event]) -> Itera
         )
 
 
-def verify(
-    client: Any, name: str, tracking_uri: str, envs: tuple[str, ...]
-) -> tuple[list[str], str | None]:
-    """(summary lines, the first problem or None)."""
-    checker = Checker(client, name, tracking_uri)
+def verify(places: list[Place]) -> tuple[list[str], str | None]:
+    """(summary lines, the first problem or None), an environment at a time, each in its own
+    registry and registered model."""
     lines: list[str] = []
-    for env in envs:
-        chain = list(ledger.events(client, name, env))
-        problem = next(env_problems(checker, env, chain), None)
+    checkers: dict[tuple[str, str], Checker] = {}
+    for place in places:
+        key = (place.registry.uri, place.name)
+        checker = checkers.setdefault(key, Checker(place.registry, place.name, place.registry.uri))
+        chain = list(ledger.events(place.registry, place.name, place.env))
+        problem = next(env_problems(checker, place.env, chain), None)
         if problem is not None:
             return lines, problem
         tip = chain[-1].get("hash")[:16] if chain else "-"
-        lines.append(f"{env}: {len(chain)} events, chain and evidence verified (tip {tip})")
+        lines.append(f"{place.env}: {len(chain)} events, chain and evidence verified (tip {tip})")
     return lines, None

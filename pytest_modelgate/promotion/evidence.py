@@ -16,8 +16,16 @@ from typing import Any
 
 from pytest_modelgate.errors import EvidenceError
 from pytest_modelgate.jsonio import sha256
+from pytest_modelgate.promotion.registry import Registry
 
 PASSED = "passed"
+# a version copied in from another registered model or registry names its source: the gate
+# report it is promoted on names that source, not the copy (``promotion.places``)
+SOURCE = "modelgate.source"  # "<registry>#<name>/<version>", what a copy is found by
+SOURCE_REGISTRY = "modelgate.source.registry"
+SOURCE_NAME = "modelgate.source.name"
+SOURCE_VERSION = "modelgate.source.version"
+SOURCE_DIGEST = "modelgate.source.digest"
 FIELDS = (
     "verdict",
     "report_sha256",
@@ -34,6 +42,7 @@ FIELDS = (
     "bento",
     "drift_reference",
     "override_reason",
+    "source",
 )
 
 
@@ -73,10 +82,10 @@ def read_evidence(mv: Any, env: str) -> Evidence:
     return Evidence(mv.name, int(mv.version), env, fields)
 
 
-def verify_evidence(client: Any, name: str, version: int, env: str) -> Evidence:
+def verify_evidence(registry: Registry, name: str, version: int, env: str) -> Evidence:
     """Passing evidence of ``name`` v``version`` for ``env``, checked against the logged report:
     its sha256 must match the tag, and the report must name this version and be promotable."""
-    mv = client.get_model_version(name, str(version))
+    mv = registry.model_version(name, version)
     evidence = read_evidence(mv, env)
     where = f"{name} v{version}"
     if evidence.fields.get("verdict") != PASSED:
@@ -84,7 +93,7 @@ def verify_evidence(client: Any, name: str, version: int, env: str) -> Evidence:
     artifact = evidence.fields.get("report_artifact")
     if not artifact or not evidence.report_sha256 or not mv.run_id:
         raise EvidenceError(f"{where}: the {env} evidence names no gate report artifact")
-    data = _download(client, mv.run_id, artifact)
+    data = _download(registry, mv.run_id, artifact)
     if sha256(data) != evidence.report_sha256:
         raise EvidenceError(
             f"{where}: gate report {artifact} does not match its recorded sha256 "
@@ -92,20 +101,28 @@ def verify_evidence(client: Any, name: str, version: int, env: str) -> Evidence:
         )
     report = json.loads(data)
     model = report.get("model", {})
-    if report.get("promotable") is not True or (model.get("name"), model.get("version")) != (
-        name,
-        version,
-    ):
+    if report.get("promotable") is not True or (
+        model.get("name"),
+        model.get("version"),
+    ) != gated_identity(mv):
         raise EvidenceError(f"{where}: gate report {artifact} is not a passing report for it")
     return evidence
 
 
-def report_bytes(client: Any, run_id: str, artifact: str) -> bytes:
+def gated_identity(mv: Any) -> tuple[str, int]:
+    """The (name, version) a gate report of this version names: its source for a copy."""
+    tags = dict(mv.tags or {})
+    if tags.get(SOURCE_NAME) and (tags.get(SOURCE_VERSION) or "").isdigit():
+        return tags[SOURCE_NAME], int(tags[SOURCE_VERSION])
+    return str(mv.name), int(mv.version)
+
+
+def report_bytes(registry: Registry, run_id: str, artifact: str) -> bytes:
     """The gate report logged to a run, as logged."""
-    return _download(client, run_id, artifact)
+    return _download(registry, run_id, artifact)
 
 
-def _download(client: Any, run_id: str, artifact: str) -> bytes:
+def _download(registry: Registry, run_id: str, artifact: str) -> bytes:
     import os
     import tempfile
     from pathlib import Path
@@ -113,7 +130,7 @@ def _download(client: Any, run_id: str, artifact: str) -> bytes:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no bars in logs
     with tempfile.TemporaryDirectory(prefix="modelgate-evidence-") as tmp:
         try:
-            local = client.download_artifacts(run_id, artifact, tmp)
+            local = registry.download(run_id, artifact, tmp)
         except Exception as exc:
             from pytest_modelgate.candidate.registry import is_transient
 

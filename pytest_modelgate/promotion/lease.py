@@ -33,6 +33,7 @@ from typing import Any
 from pytest_modelgate.candidate.registry import LEASE_PREFIX
 from pytest_modelgate.errors import LeaseHeldError, LeaseLostError
 from pytest_modelgate.jsonio import sha256
+from pytest_modelgate.promotion.registry import Registry
 
 PREFIX = LEASE_PREFIX
 ENV_TTL = "MODELGATE_LEASE_TTL_S"
@@ -187,42 +188,31 @@ class LeaseRecord:
         )
 
 
-def _entity(client: Any, name: str) -> Any | None:
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return client.get_registered_model(name)
-    except MlflowException as exc:
-        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
-            return None
-        raise
-
-
-def record(client: Any, key: str, generation: int) -> LeaseRecord | None:
-    entity = _entity(client, lease_name(key, generation))
+def record(registry: Registry, key: str, generation: int) -> LeaseRecord | None:
+    entity = registry.registered_model(lease_name(key, generation))
     return None if entity is None else LeaseRecord.from_entity(entity)
 
 
-def latest(client: Any, model: str, env: str) -> LeaseRecord | None:
+def latest(registry: Registry, model: str, env: str) -> LeaseRecord | None:
     """The newest generation of the lease of ``model``/``env``, or None before the first move."""
     key = lease_key(model, env)
     prefix = f"{PREFIX}{key}."
-    page = client.search_registered_models(
-        filter_string=f"name LIKE '{prefix}%'", order_by=["name DESC"], max_results=10
-    )
+    page = registry.search_models(f"name LIKE '{prefix}%'", order_by=["name DESC"], max_results=10)
     for entity in page:  # the key is hex and the generation zero-padded: name order is age
         if entity.name.startswith(prefix) and entity.name[len(prefix) :].isdigit():
             return LeaseRecord.from_entity(entity)
     return None
 
 
-def unsettled_before(client: Any, model: str, env: str, generation: int) -> list[LeaseRecord]:
+def unsettled_before(
+    registry: Registry, model: str, env: str, generation: int
+) -> list[LeaseRecord]:
     """The moves before ``generation`` that nobody settled (their holder died or lost the
     lease), oldest first: a later holder finishes or undoes each."""
     key = lease_key(model, env)
     found = []
     for earlier in range(generation - 1, 0, -1):
-        previous = record(client, key, earlier)
+        previous = record(registry, key, earlier)
         if previous is None or previous.settled:
             break
         found.append(previous)
@@ -236,7 +226,7 @@ def unsettled_before(client: Any, model: str, env: str, generation: int) -> list
 class Lease:
     """Generation ``generation`` of the lease on ``model``/``env``, held by this process."""
 
-    client: Any
+    registry: Registry
     model: str
     env: str
     generation: int
@@ -258,9 +248,7 @@ class Lease:
     def renew(self) -> None:
         with self._lock:
             expires = time.time() + self.ttl
-            self.client.set_registered_model_tag(
-                self.name, LEASE_TAG + "expires_at", f"{expires:.3f}"
-            )
+            self.registry.set_model_tag(self.name, LEASE_TAG + "expires_at", f"{expires:.3f}")
             # a contender may have read the previous expiry just before this write landed
             self.safe_until, self.expires_at = self.expires_at, expires
 
@@ -274,7 +262,7 @@ class Lease:
                 f"the lease on moving {self.model} {self.env} (move {self.generation}) ran out "
                 f"before {step}: nothing more was written; the next move finishes or undoes it"
             )
-        newer = record(self.client, lease_key(self.model, self.env), self.generation + 1)
+        newer = record(self.registry, lease_key(self.model, self.env), self.generation + 1)
         if newer is not None:
             raise LeaseLostError(
                 f"move {self.generation} of {self.model} {self.env} was taken over by "
@@ -304,18 +292,18 @@ class Lease:
     def note(self, key: str, value: dict[str, Any]) -> None:
         """Record write-ahead information (what an undo restores) on the lease itself."""
         self.fence(f"recording {key}")
-        self.client.set_registered_model_tag(self.name, LEASE_TAG + key, json.dumps(value))
+        self.registry.set_model_tag(self.name, LEASE_TAG + key, json.dumps(value))
 
     def settle(self, outcome: str) -> None:
         """The move is over: the next promoter need not wait for the lease to expire."""
-        self.client.set_registered_model_tag(self.name, LEASE_TAG + "settled", outcome)
+        self.registry.set_model_tag(self.name, LEASE_TAG + "settled", outcome)
 
 
-def settle_record(client: Any, previous: LeaseRecord, outcome: str) -> None:
-    client.set_registered_model_tag(previous.name, LEASE_TAG + "settled", outcome)
+def settle_record(registry: Registry, previous: LeaseRecord, outcome: str) -> None:
+    registry.set_model_tag(previous.name, LEASE_TAG + "settled", outcome)
 
 
-def acquire(client: Any, model: str, env: str, intent: dict[str, Any], holder: str) -> Lease:
+def acquire(registry: Registry, model: str, env: str, intent: dict[str, Any], holder: str) -> Lease:
     """Take the next generation of the lease, with ``intent`` recorded in the same write.
     Raises LeaseHeldError naming the holder while the newest generation is still held."""
     from mlflow.exceptions import MlflowException
@@ -323,7 +311,7 @@ def acquire(client: Any, model: str, env: str, intent: dict[str, Any], holder: s
     from pytest_modelgate.candidate.registry import longest_call_s
 
     key = lease_key(model, env)
-    newest = latest(client, model, env)
+    newest = latest(registry, model, env)
     if newest is not None and not newest.takeable(time.time()):
         raise newest.held_error()
     generation = 1 if newest is None else newest.generation + 1
@@ -342,16 +330,16 @@ def acquire(client: Any, model: str, env: str, intent: dict[str, Any], holder: s
     }
     description = f"modelgate lease on moving {model} {env} (internal: do not edit)"
     try:
-        client.create_registered_model(lease_name(key, generation), tags, description)
+        registry.create_registered_model(lease_name(key, generation), tags, description)
     except MlflowException as exc:
         if exc.error_code != "RESOURCE_ALREADY_EXISTS":
             raise
-        winner = record(client, key, generation) or newest
-        # our own create, retried by the HTTP client after its answer was lost, lands here too
+        winner = record(registry, key, generation) or newest
+        # our own create, retried by the HTTP registry after its answer was lost, lands here too
         if winner is None:
             raise
         if winner.token != token:
             raise winner.held_error() from None
-    lease = Lease(client, model, env, generation, token, ttl, now + ttl, now + ttl)
-    lease.backlog = unsettled_before(client, model, env, generation)
+    lease = Lease(registry, model, env, generation, token, ttl, now + ttl, now + ttl)
+    lease.backlog = unsettled_before(registry, model, env, generation)
     return lease

@@ -17,6 +17,7 @@ from typing import Any
 
 from pytest_modelgate.jsonio import canonical_bytes, sha256, utc_now
 from pytest_modelgate.promotion.lease import Lease, lease_key
+from pytest_modelgate.promotion.registry import Registry
 
 EXPERIMENT = "modelgate-ledger"
 GENESIS = "0" * 64
@@ -88,49 +89,46 @@ def chain_id(model: str, env: str) -> str:
     return lease_key(model, env)
 
 
-# an experiment's id never changes: look it up once per client
-_EXPERIMENTS: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+# an experiment's id never changes: look it up once per registry
+_EXPERIMENTS: weakref.WeakKeyDictionary[Registry, str] = weakref.WeakKeyDictionary()
 
 
-def experiment_id(client: Any, create: bool = False) -> str | None:
+def experiment_id(registry: Registry, create: bool = False) -> str | None:
     from mlflow.exceptions import MlflowException
 
-    if client in _EXPERIMENTS:
-        return _EXPERIMENTS[client]
-    found = client.get_experiment_by_name(EXPERIMENT)
-    if found is not None:
-        _EXPERIMENTS[client] = str(found.experiment_id)
-    elif create:
+    if registry in _EXPERIMENTS:
+        return _EXPERIMENTS[registry]
+    found = registry.experiment_id(EXPERIMENT)
+    if found is None and create:
         try:
-            _EXPERIMENTS[client] = str(client.create_experiment(EXPERIMENT, tags={TAG: "events"}))
+            found = registry.create_experiment(EXPERIMENT, {TAG: "events"})
         except MlflowException as exc:  # another promoter created it first
             if exc.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
-            _EXPERIMENTS[client] = str(client.get_experiment_by_name(EXPERIMENT).experiment_id)
-    return _EXPERIMENTS.get(client)
+            found = registry.experiment_id(EXPERIMENT)
+    if found is not None:
+        _EXPERIMENTS[registry] = found
+    return found
 
 
-def _search(client: Any, model: str, env: str, extra: str = "", **kwargs: Any) -> Any:
-    from mlflow.entities import ViewType
-
-    experiment = experiment_id(client)
+def _search(registry: Registry, model: str, env: str, extra: str = "", **kwargs: Any) -> Any:
+    experiment = experiment_id(registry)
     if experiment is None:
         return []
     query = f"params.chain = '{chain_id(model, env)}'" + (f" and {extra}" if extra else "")
-    # deleted runs too: a deleted event is a gap that verification must see
-    return client.search_runs([experiment], query, run_view_type=ViewType.ALL, **kwargs)
+    return registry.search_runs([experiment], query, **kwargs)
 
 
 def _event(run: Any) -> Event:
     return Event(dict(run.data.params), run.info.run_id, run.info.lifecycle_stage == "deleted")
 
 
-def events(client: Any, model: str, env: str, page_size: int = PAGE_SIZE) -> Iterator[Event]:
+def events(registry: Registry, model: str, env: str, page_size: int = PAGE_SIZE) -> Iterator[Event]:
     """Every event of the chain, oldest first, fetched a page at a time (no cap)."""
     token = None
     while True:
         page = _search(
-            client, model, env, order_by=["params.seq ASC"], max_results=page_size,
+            registry, model, env, order_by=["params.seq ASC"], max_results=page_size,
             page_token=token,
         )  # fmt: skip
         yield from (_event(run) for run in page)
@@ -139,27 +137,28 @@ def events(client: Any, model: str, env: str, page_size: int = PAGE_SIZE) -> Ite
             return
 
 
-def tip(client: Any, model: str, env: str) -> Event | None:
-    page = _search(client, model, env, order_by=["params.seq DESC"], max_results=1)
+def tip(registry: Registry, model: str, env: str) -> Event | None:
+    page = _search(registry, model, env, order_by=["params.seq DESC"], max_results=1)
     return _event(page[0]) if page else None
 
 
-def for_move(client: Any, model: str, env: str, generation: int) -> list[Event]:
+def for_move(registry: Registry, model: str, env: str, generation: int) -> list[Event]:
     """The events a move recorded itself, and those recording its recovery."""
     found = []
     for key in ("move", "recovers"):
-        found += [_event(r) for r in _search(client, model, env, f"params.{key} = '{generation}'")]
+        found += [
+            _event(r) for r in _search(registry, model, env, f"params.{key} = '{generation}'")
+        ]
     return found
 
 
-def append(client: Any, lease: Lease, fields: dict[str, Any]) -> Event:
+def append(registry: Registry, lease: Lease, fields: dict[str, Any]) -> Event:
     """Record one event at the end of the chain, under ``lease``. Idempotent: if the chain
     already ends with this move's event of this action (a retried call), that is returned."""
-    from mlflow.entities import Param
-
     model, env = lease.model, lease.env
-    experiment = experiment_id(client, create=True)
-    last = tip(client, model, env)
+    experiment = experiment_id(registry, create=True)
+    assert experiment is not None  # created when missing
+    last = tip(registry, model, env)
     if (
         last is not None
         and last.get("move") == str(lease.generation)
@@ -179,17 +178,15 @@ def append(client: Any, lease: Lease, fields: dict[str, Any]) -> Event:
     }
     params["hash"] = event_hash(params)
     lease.fence(f"recording the {fields['action']} event")
-    run = client.create_run(experiment, run_name=f"{model}.{env}.{params['seq']}", tags={TAG: "1"})
     # one batch: the event becomes visible (its chain param) with all its fields at once
-    client.log_batch(run.info.run_id, params=[Param(k, v) for k, v in sorted(params.items())])
-    client.update_run(run.info.run_id, status="FINISHED")  # set_terminated prints a URL
-    return Event(params, run.info.run_id)
+    run_id = registry.record_run(experiment, f"{model}.{env}.{params['seq']}", {TAG: "1"}, params)
+    return Event(params, run_id)
 
 
-def last_move(client: Any, model: str, env: str) -> Event | None:
+def last_move(registry: Registry, model: str, env: str) -> Event | None:
     """The latest event that put the alias where it is."""
     moved = None
-    for event in events(client, model, env):
+    for event in events(registry, model, env):
         if event.moved and not event.deleted:
             moved = event
     return moved

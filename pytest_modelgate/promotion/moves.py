@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
+from pytest_modelgate.candidate.registry import redacted
 from pytest_modelgate.errors import (
     BentoError,
     ConfigError,
@@ -37,16 +38,12 @@ from pytest_modelgate.errors import (
 )
 from pytest_modelgate.jsonio import canonical_bytes, sha256, utc_now
 from pytest_modelgate.promotion import ledger
-from pytest_modelgate.promotion.aliases import (
-    alias_version,
-    set_alias,
-    version_tags,
-    version_text,
-)
+from pytest_modelgate.promotion.aliases import version_text
 from pytest_modelgate.promotion.evidence import PASSED, tag, verify_evidence
 from pytest_modelgate.promotion.faults import fault_point
 from pytest_modelgate.promotion.lease import Lease, acquire
 from pytest_modelgate.promotion.path import DEFAULT_PATH, PromotionPath, Step, missing_gates
+from pytest_modelgate.promotion.places import Place, Places
 from pytest_modelgate.promotion.provenance import (
     ci_run,
     code_commit,
@@ -54,6 +51,7 @@ from pytest_modelgate.promotion.provenance import (
     promoted_by,
 )
 from pytest_modelgate.promotion.recovery import evidence_fields, settle_backlog, undo_promotion
+from pytest_modelgate.promotion.registry import Registry
 from pytest_modelgate.promotion.retry import persist
 from pytest_modelgate.settings import ENV_APPROVAL
 from pytest_modelgate.version import __version__
@@ -61,7 +59,6 @@ from pytest_modelgate.version import __version__
 __all__ = [
     "PromotionRequest",
     "PromotionResult",
-    "alias_version",
     "done_lines",
     "entry_problem",
     "promote",
@@ -92,9 +89,24 @@ class PromotionRequest:
     drift_reference: dict[str, Any] | None = None
     path: PromotionPath = DEFAULT_PATH  # the project's environments and their policies
     approved_by: str | None = None  # who approved (else MODELGATE_APPROVAL)
+    # for an environment of another registered model or registry, the request is for the
+    # copy there (name, version, run_id and tracking_uri are the copy's): the gated version
+    source: tuple[str, str, int] | None = None  # (registry, name, version)
 
     def describe(self) -> str:
-        return f"{self.name} v{self.version} to {self.env}"
+        return f"{self.name} v{self.version}{self.copy_note} to {self.env}"
+
+    @property
+    def copy_note(self) -> str:
+        if self.source is None:
+            return ""
+        registry, name, version = self.source
+        return f" (the copy of {name} v{version} of {registry})"
+
+    @property
+    def gated(self) -> tuple[str, int]:
+        """The (name, version) the gate report is for."""
+        return (self.source[1], self.source[2]) if self.source else (self.name, self.version)
 
     @property
     def step(self) -> Step:
@@ -147,11 +159,9 @@ def approval(request: PromotionRequest) -> str:
     if after is None:
         return given
     reason = (request.reason or "").strip()
-    derived = (
-        f"override: {reason}"
-        if reason
-        else f"{after} holds v{request.version} with verified evidence"
-    )
+    name, version = request.gated
+    held = f"{name} v{version}" if request.source else f"v{version}"
+    derived = f"override: {reason}" if reason else f"{after} holds {held} with verified evidence"
     return f"{derived}; approved by {given}" if given else derived
 
 
@@ -159,6 +169,7 @@ def intent_of(request: PromotionRequest) -> dict[str, Any]:
     return {
         "action": "promote",
         "version": request.version,
+        "source": source_text(request),
         "previous": request.expected,
         "report_sha256": request.report_sha256,
         "model_digest": request.model_digest,
@@ -168,17 +179,32 @@ def intent_of(request: PromotionRequest) -> dict[str, Any]:
     }
 
 
-def promote(client: Any, request: PromotionRequest, build: Build | None = None) -> PromotionResult:
+def source_text(request: PromotionRequest) -> str:
+    """What the ledger of a copy's environment names as its source ('' for no copy)."""
+    if request.source is None:
+        return ""
+    registry, name, version = request.source
+    return f"{name} v{version} of {registry}"
+
+
+def promote(
+    places: Places, request: PromotionRequest, build: Build | None = None
+) -> PromotionResult:
     """Run every step or none; raise PromotionError saying which step refused or failed and
-    what state the registry is in. Raises LeaseHeldError while another move holds the lease."""
+    what state the registry is in. Raises LeaseHeldError while another move holds the lease.
+    ``request`` is for the candidate; an environment of another registered model or registry
+    is entered by the candidate's copy there (made first if there is none)."""
     try:
-        request.step  # noqa: B018  (an environment the path does not have raises here)
+        place = places.of(request.env)  # an environment the path does not have raises here
     except ConfigError as exc:
         raise PromotionError(
             f"promoting {request.describe()}: {exc}; nothing was changed"
         ) from None
+    if not places.is_source(place):
+        request = localised(places, place, request)
+    registry = place.registry
     try:
-        lease = acquire(client, request.name, request.env, intent_of(request), promoted_by())
+        lease = acquire(registry, request.name, request.env, intent_of(request), promoted_by())
     except PromotionError:
         raise
     except Exception as exc:
@@ -186,21 +212,52 @@ def promote(client: Any, request: PromotionRequest, build: Build | None = None) 
             f"promoting {request.describe()}: cannot take the lease on its moves: {why(exc)}; "
             "nothing was changed"
         ) from exc
-    return Promotion(client, lease, request, build or build_bento).run()
+    return Promotion(places, lease, request, build or build_bento).run()
+
+
+def localised(places: Places, place: Place, request: PromotionRequest) -> PromotionRequest:
+    """The request for the candidate's copy in ``place``: what the gates decided and the
+    path's rules are checked first, so a refused move copies nothing."""
+    try:
+        check_report(request)
+        check_environment(places, request)
+        if not request.model_digest:
+            raise PromotionError(
+                f"the gate report records no digest of {request.name} v{request.version}'s "
+                "files (an older pytest-modelgate wrote it): gate the version again"
+            )
+        version, _ = places.copy_into(place, request.version, request.model_digest)
+        run_id = place.registry.model_version(place.name, version).run_id or ""
+    except PromotionError as exc:
+        note = record_refusal(place.registry, place.name, place.env, None, str(exc))
+        raise PromotionError(f"{exc}{note}") from None
+    except LeaseLostError:
+        raise
+    except Exception as exc:
+        raise PromotionError(
+            f"promoting {request.describe()}: copying it into {place.name} "
+            f"({redacted(place.registry.uri)}) failed: {why(exc)}; no alias was moved"
+        ) from exc
+    source = (redacted(places.source.uri), request.name, request.version)
+    return dataclasses.replace(
+        request, name=place.name, version=version, run_id=run_id,
+        tracking_uri=place.registry.uri, source=source,
+    )  # fmt: skip
 
 
 class Promotion:
     """One promotion under its lease, step by step."""
 
-    def __init__(self, client: Any, lease: Lease, request: PromotionRequest, build: Build):
-        self.client, self.lease, self.request, self.build = client, lease, request, build
+    def __init__(self, places: Places, lease: Lease, request: PromotionRequest, build: Build):
+        self.places, self.lease, self.request, self.build = places, lease, request, build
+        self.registry = places.of(request.env).registry
         self.step = "checking"
         self.recovered: tuple[str, ...] = ()
         self.undo: dict[str, Any] | None = None
 
     def run(self) -> PromotionResult:
         fault_point("after-intent")
-        self.recovered = tuple(settle(self.client, self.lease, self.request.describe()))
+        self.recovered = tuple(settle(self.registry, self.lease, self.request.describe()))
         try:
             self.check()
             done = self.already_done()
@@ -229,7 +286,7 @@ class Promotion:
             result = self.write_evidence(bento)
             fault_point("after-evidence")
             self.step = "checking the alias before moving it"
-            compare_alias(self.client, self.request)  # an alias moved outside modelgate
+            compare_alias(self.registry, self.request)  # an alias moved outside modelgate
             self.lease.fence("moving the alias")
         except Exception as exc:
             self.abort(exc)
@@ -241,17 +298,17 @@ class Promotion:
 
     def check(self) -> None:
         check_report(self.request)
-        check_environment(self.client, self.request)
+        check_environment(self.places, self.request)
 
     def already_done(self) -> PromotionResult | None:
         """The version already holds the environment with passing evidence for the same model
         files: re-running a completed promotion changes nothing."""
-        request, client = self.request, self.client
+        request, registry = self.request, self.registry
         evidence = None
-        pinned = alias_version(client, request.name, request.env)
+        pinned = registry.pinned(request.name, request.env)
         if pinned == request.version:
             try:
-                evidence = verify_evidence(client, request.name, request.version, request.env)
+                evidence = verify_evidence(registry, request.name, request.version, request.env)
             except EvidenceError:
                 evidence = None
         if (
@@ -276,7 +333,7 @@ class Promotion:
         """Record the refusal in the ledger, settle the lease, raise."""
         event = {"action": "refuse", "version": self.request.version, "reason": reason}
         raise PromotionError(
-            reason + record_under(self.client, self.lease, self.request.expected, event)
+            reason + record_under(self.registry, self.lease, self.request.expected, event)
         )
 
     def fail_unchanged(self, exc: BaseException) -> NoReturn:
@@ -292,7 +349,7 @@ class Promotion:
     def write_evidence(self, bento: str) -> PromotionResult:
         """Log the gate report to the version's run and tag the version with its evidence,
         after recording on the lease what the tags were (the undo)."""
-        request, client = self.request, self.client
+        request, registry = self.request, self.registry
         data = canonical_bytes(request.report)
         digest = sha256(data)
         stamp = utc_now()
@@ -316,19 +373,20 @@ class Promotion:
             "bento": bento,
             "drift_reference": drift if request.drift_reference is not None else "",
             "override_reason": (request.reason or "").strip(),
+            "source": source_text(request),
         }
         if request.expected != request.version:
             fields["previous_version"] = "" if request.expected is None else str(request.expected)
         fields["verdict"] = PASSED  # last: a reader that sees it sees every other field
         keys = [tag(request.env, k) for k in fields]
-        current = version_tags(client, request.name, request.version)
+        current = registry.version_tags(request.name, request.version)
         self.undo = {"version": request.version, "tags": {k: current.get(k) for k in keys}}
         self.lease.note("undo", self.undo)
-        client.log_text(request.run_id, data.decode(), artifact)
+        registry.log_text(request.run_id, data.decode(), artifact)
         if request.drift_reference is not None:  # beside the report: what /drift compares with
-            client.log_text(request.run_id, json.dumps(request.drift_reference, indent=1), drift)
+            registry.log_text(request.run_id, json.dumps(request.drift_reference, indent=1), drift)
         self.lease.fence("writing the evidence tags")
-        write_tags(client, request, fields)
+        write_tags(registry, request, fields)
         return PromotionResult(request, request.expected, bento, digest, artifact)
 
     def abort(self, exc: BaseException) -> NoReturn:
@@ -343,7 +401,7 @@ class Promotion:
         try:
             undone = []
             if self.undo is not None:  # else no evidence tag was written: nothing to undo
-                undone = undo_promotion(self.client, self.lease, intent_of(request), self.undo)
+                undone = undo_promotion(self.registry, self.lease, intent_of(request), self.undo)
         except Exception as undo_exc:
             state = (
                 f"alias {request.env!r} was not changed ({version_text(request.expected)}); "
@@ -362,19 +420,19 @@ class Promotion:
             f"alias {request.env!r} still pins {version_text(request.expected)}"
         )  # fmt: skip
         event = {"action": "abort", "version": request.version, "reason": reason, "outcome": state}
-        note = record_under(self.client, self.lease, request.expected, event)
+        note = record_under(self.registry, self.lease, request.expected, event)
         raise PromotionError(reason + note) from exc
 
     def commit(self) -> None:
         """Move the alias. If the write fails, read the alias to learn whether it landed."""
-        request, client = self.request, self.client
+        request, registry = self.request, self.registry
         self.step = "moving the alias"
         try:
-            client.set_registered_model_alias(request.name, request.env, str(request.version))
+            registry.point(request.name, request.env, request.version)
             return
         except Exception as exc:
             try:
-                pinned = persist(lambda: alias_version(client, request.name, request.env))
+                pinned = persist(lambda: registry.pinned(request.name, request.env))
             except Exception as read_exc:
                 raise PromotionError(
                     f"promoting {request.describe()}: the alias write failed ({why(exc)}) and "
@@ -390,21 +448,21 @@ class Promotion:
 
     def finish(self, result: PromotionResult) -> PromotionResult:
         """After the commit point: read the alias back, record the event, settle."""
-        request, client, lease = self.request, self.client, self.lease
+        request, registry, lease = self.request, self.registry, self.lease
         self.step = "recording the move"
         moved = (
             f"{request.name} v{request.version} holds {request.env} (the alias moved and its "
             "evidence is in place)"
         )
         try:
-            pinned = persist(lambda: alias_version(client, request.name, request.env))
+            pinned = persist(lambda: registry.pinned(request.name, request.env))
             if pinned != request.version:
                 raise PromotionError(
                     f"alias {request.env!r} of {request.name} was moved to "
                     f"{version_text(pinned)} outside modelgate right after this move set it"
                 )
             fault_point("before-ledger")
-            event = persist(lambda: ledger.append(client, lease, self.event_fields(result)))
+            event = persist(lambda: ledger.append(registry, lease, self.event_fields(result)))
         except Exception as exc:
             raise PromotionError(
                 f"{moved}, but recording the move failed: {why(exc)}. The next promotion or "
@@ -427,7 +485,7 @@ class Promotion:
 
     def event_fields(self, result: PromotionResult) -> dict[str, Any]:
         request = self.request
-        fields = evidence_fields(self.client, request.name, request.version, request.env)
+        fields = evidence_fields(self.registry, request.name, request.version, request.env)
         return {
             "action": "promote",
             "version": request.version,
@@ -436,13 +494,14 @@ class Promotion:
             "ci_run": ci_run(),
             "approval": approval(request),
             "reason": request.reason,
+            "source": source_text(request),
             **fields,
             "report_sha256": result.report_sha256,
             "report_artifact": result.report_artifact,
         }
 
 
-def write_tags(client: Any, request: PromotionRequest, fields: dict[str, str]) -> None:
+def write_tags(registry: Registry, request: PromotionRequest, fields: dict[str, str]) -> None:
     """The evidence tags, the verdict last. MLflow sets one tag per request, so against a
     tracking server the others are written side by side: over a slow link that is one round
     trip instead of a dozen (a local database file takes its writes one at a time anyway)."""
@@ -453,21 +512,19 @@ def write_tags(client: Any, request: PromotionRequest, fields: dict[str, str]) -
 
     def write(item: tuple[str, str]) -> None:
         key, value = item
-        client.set_model_version_tag(
-            request.name, str(request.version), tag(request.env, key), value
-        )
+        registry.set_version_tag(request.name, request.version, tag(request.env, key), value)
 
-    workers = 8 if request.tracking_uri.startswith(("http://", "https://")) else 1
+    workers = 8 if registry.remote else 1
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="modelgate-tags") as pool:
         list(pool.map(write, rest.items()))  # re-raises the first failure
     write(("verdict", verdict))
 
 
-def settle(client: Any, lease: Lease, what: str) -> list[str]:
+def settle(registry: Registry, lease: Lease, what: str) -> list[str]:
     """Settle the earlier unfinished moves; a failure leaves this lease open too, so the next
     holder walks back to them (a lease is settled only once every move before it is)."""
     try:
-        return settle_backlog(client, lease)
+        return settle_backlog(registry, lease)
     except LeaseLostError:
         raise
     except Exception as exc:
@@ -478,75 +535,74 @@ def settle(client: Any, lease: Lease, what: str) -> list[str]:
         ) from exc
 
 
-def record_under(client: Any, lease: Lease, previous: int | None, event: dict[str, Any]) -> str:
+def record_under(
+    registry: Registry, lease: Lease, previous: int | None, event: dict[str, Any]
+) -> str:
     """Append a refusal or abort event and settle the lease. Returns '' when recorded, else a
     note for the message: a failure to record never replaces the error being reported."""
     event = {"by": promoted_by(), "ci_run": ci_run(), "previous": previous, **event}
     try:
-        persist(lambda: ledger.append(client, lease, event))
+        persist(lambda: ledger.append(registry, lease, event))
         persist(lambda: lease.settle(f"released: {event['action']}"))
     except Exception as exc:
         return f" (not recorded in the ledger: {why(exc)})"
     return ""
 
 
-def record_refusal(client: Any, name: str, env: str, version: int | None, reason: str) -> str:
+def record_refusal(
+    registry: Registry, name: str, env: str, version: int | None, reason: str
+) -> str:
     """Record a refusal decided before any move began (the gates did not pass, a plugin vetoed);
     returns '' when recorded, else a note saying why not (the lease held, the registry down)."""
     intent = {"action": "refuse", "version": version, "by": promoted_by(), "at": utc_now()}
     try:
-        lease = acquire(client, name, env, intent, promoted_by())
-        settle_backlog(client, lease)
-        previous = alias_version(client, name, env)
+        lease = acquire(registry, name, env, intent, promoted_by())
+        settle_backlog(registry, lease)
+        previous = registry.pinned(name, env)
     except Exception as exc:
         return f" (not recorded in the ledger: {why(exc)})"
     event = {"action": "refuse", "version": version, "reason": reason}
-    return record_under(client, lease, previous, event)
+    return record_under(registry, lease, previous, event)
 
 
 def check_report(request: PromotionRequest) -> None:
     report = request.report
     model = report.get("model") or {}
-    if (model.get("name"), model.get("version")) != (request.name, request.version):
+    name, version = request.gated
+    if (model.get("name"), model.get("version")) != (name, version):
         raise PromotionError(
             f"the gate report is for {model.get('name')} v{model.get('version')}, "
-            f"not {request.name} v{request.version}"
+            f"not {name} v{version}"
         )
     if report.get("promotable") is not True:
         reasons = "; ".join(report.get("blocking_reasons") or ["it is not marked promotable"])
         raise PromotionError(f"the gate report does not allow promotion: {reasons}")
 
 
-def check_environment(client: Any, request: PromotionRequest) -> None:
+def check_environment(places: Places, request: PromotionRequest) -> None:
     """The path's rules for the environment: its required gates passed in the report, an
     approval where one is required, and (unless an override gives a reason, which is recorded)
     the version holds the environment before it with verified evidence, for the soak time."""
     step = request.step
+    name, version = request.gated
     missing = missing_gates(step, request.report)
     if missing:
         raise PromotionError(
-            f"{request.name} v{request.version} cannot go to {step.env}: {step.env} requires "
-            f"gates that did not pass: {'; '.join(missing)} ({step.where or request.path.source})"
+            f"{name} v{version} cannot go to {step.env}: {step.env} requires gates that did "
+            f"not pass: {'; '.join(missing)} ({step.where or request.path.source})"
         )
-    problem = entry_problem(client, request.name, request.version, request.path, step.env,
-                            request.reason, request.approver)  # fmt: skip
+    problem = entry_problem(places, version, step.env, request.reason, request.approver)
     if problem is not None:
-        raise PromotionError(
-            f"{request.name} v{request.version} cannot go to {step.env}: {problem}"
-        )
+        raise PromotionError(f"{name} v{version} cannot go to {step.env}: {problem}")
 
 
 def entry_problem(
-    client: Any,
-    name: str,
-    version: int,
-    path: PromotionPath,
-    env: str,
-    reason: str | None,
-    approver: str,
+    places: Places, version: int, env: str, reason: str | None, approver: str
 ) -> str | None:
-    """Why ``version`` may not enter ``env`` on the registry's evidence (approval, predecessor,
-    soak time), or None when it may. The gates are the report's business."""
+    """Why the candidate's ``version`` may not enter ``env`` on the registries' evidence
+    (approval, predecessor, soak time), or None when it may. The gates are the report's
+    business. The predecessor may live in another registry: its copy there is checked."""
+    path = places.path
     step = path.step(env)
     where = step.where or path.source
     if step.approval and not approver:
@@ -556,27 +612,35 @@ def entry_problem(
         )
     if step.after is None or (reason or "").strip():
         return None
-    problem = predecessor_problem(client, name, version, step.after)
-    if problem is None and step.soak_s:
-        problem = soak_problem(client, name, version, step)
+    before = places.of(step.after)
+    held = places.counterpart(before, version)
+    if held is None:
+        problem: str | None = (
+            f"{step.after} ({before.name} in {redacted(before.registry.uri)}) holds no copy "
+            f"of {places.name} v{version}"
+        )
+    else:
+        problem = predecessor_problem(before.registry, before.name, held, step.after)
+    if problem is None and held is not None and step.soak_s:
+        problem = soak_problem(before.registry, before.name, held, step)
     if problem is None:
         return None
     return f"{problem}. Promote it to {step.after} first, or override with --promote-reason 'why'"
 
 
-def predecessor_problem(client: Any, name: str, version: int, env: str) -> str | None:
+def predecessor_problem(registry: Registry, name: str, version: int, env: str) -> str | None:
     """Why ``version`` does not hold ``env`` with passing evidence, or None when it does."""
-    pinned = alias_version(client, name, env)
+    pinned = registry.pinned(name, env)
     if pinned != version:
         return f"{env} pins {version_text(pinned)}, not v{version}"
     try:
-        verify_evidence(client, name, version, env)
+        verify_evidence(registry, name, version, env)
     except EvidenceError as exc:
         return str(exc)
     return None
 
 
-def soak_problem(client: Any, name: str, version: int, step: Step) -> str | None:
+def soak_problem(registry: Registry, name: str, version: int, step: Step) -> str | None:
     """The version must have held ``step.after`` for ``step.soak_s``, by the ledger's record
     of the move that put it there."""
     import datetime as dt
@@ -584,7 +648,7 @@ def soak_problem(client: Any, name: str, version: int, step: Step) -> str | None
     from pytest_modelgate.promotion.path import duration_text
 
     assert step.after is not None
-    move = ledger.last_move(client, name, step.after)
+    move = ledger.last_move(registry, name, step.after)
     if move is None or move.version != version:
         return (
             f"{step.env} requires v{version} to have held {step.after} for "
@@ -602,9 +666,9 @@ def soak_problem(client: Any, name: str, version: int, step: Step) -> str | None
     )
 
 
-def compare_alias(client: Any, request: PromotionRequest) -> None:
+def compare_alias(registry: Registry, request: PromotionRequest) -> None:
     """The alias still pins what it pinned when the gate run began."""
-    check_unmoved(request, alias_version(client, request.name, request.env))
+    check_unmoved(request, registry.pinned(request.name, request.env))
 
 
 def check_unmoved(request: PromotionRequest, current: int | None) -> None:
@@ -640,13 +704,13 @@ def build_bento(request: PromotionRequest) -> str:
 # -- rollback --------------------------------------------------------------------------------
 
 
-def rollback_target(client: Any, name: str, env: str, current: int) -> int:
+def rollback_target(registry: Registry, name: str, env: str, current: int) -> int:
     """The version ``current`` replaced: from the ledger's move that put it there, else from
     its evidence (a move recorded before the ledger existed)."""
-    moved = ledger.last_move(client, name, env)
+    moved = ledger.last_move(registry, name, env)
     if moved is not None and moved.version == current and moved.previous is not None:
         return moved.previous
-    previous = version_tags(client, name, current).get(tag(env, "previous_version"))
+    previous = registry.version_tags(name, current).get(tag(env, "previous_version"))
     if not previous:
         raise PromotionError(
             f"{name} v{current} was the first version {env} pinned: nothing to roll back to"
@@ -654,26 +718,26 @@ def rollback_target(client: Any, name: str, env: str, current: int) -> int:
     return int(previous)
 
 
-def rollback(client: Any, name: str, env: str, reason: str | None = None) -> tuple[int, int]:
+def rollback(registry: Registry, name: str, env: str, reason: str | None = None) -> tuple[int, int]:
     """Move ``env`` back to the version it pinned before the current one; (from, to)."""
-    current = alias_version(client, name, env)
+    current = registry.pinned(name, env)
     if current is None:
         raise _refused(
-            client, name, env, None, f"alias {env!r} of {name} is not set: nothing to roll back"
+            registry, name, env, None, f"alias {env!r} of {name} is not set: nothing to roll back"
         )
     try:
-        target = rollback_target(client, name, env, current)
+        target = rollback_target(registry, name, env, current)
     except PromotionError as exc:
-        raise _refused(client, name, env, current, str(exc)) from None
+        raise _refused(registry, name, env, current, str(exc)) from None
     intent = {"action": "rollback", "version": target, "previous": current, "by": promoted_by()}
-    lease = acquire(client, name, env, {**intent, "at": utc_now()}, promoted_by())
+    lease = acquire(registry, name, env, {**intent, "at": utc_now()}, promoted_by())
     fault_point("after-intent")
-    settle(client, lease, f"rolling {name} {env} back")
+    settle(registry, lease, f"rolling {name} {env} back")
     try:
-        if alias_version(client, name, env) != current:
+        if registry.pinned(name, env) != current:
             raise PromotionError(f"alias {env!r} of {name} moved meanwhile; nothing was changed")
         try:
-            verify_evidence(client, name, target, env)
+            verify_evidence(registry, name, target, env)
         except EvidenceError as exc:
             raise PromotionError(f"cannot roll {env} back to v{target}: {exc}") from exc
         lease.fence("moving the alias")
@@ -681,13 +745,13 @@ def rollback(client: Any, name: str, env: str, reason: str | None = None) -> tup
         raise
     except PromotionError as exc:
         event = {"action": "refuse", "version": target, "reason": f"rollback: {exc}"}
-        raise PromotionError(str(exc) + record_under(client, lease, current, event)) from None
+        raise PromotionError(str(exc) + record_under(registry, lease, current, event)) from None
     except Exception as exc:
         raise PromotionError(
             f"rolling {name} {env} back failed: {why(exc)}; nothing was changed"
         ) from exc
     try:
-        set_alias(client, name, env, target)
+        registry.point(name, env, target)
     except Exception as exc:
         raise PromotionError(
             f"rolling {name} {env} back to v{target}: the alias write failed ({why(exc)}); "
@@ -698,8 +762,8 @@ def rollback(client: Any, name: str, env: str, reason: str | None = None) -> tup
     fault_point("after-alias")
     try:
         fault_point("before-ledger")
-        fields = {**intent, **evidence_fields(client, name, target, env), "reason": reason}
-        persist(lambda: ledger.append(client, lease, {**fields, "ci_run": ci_run()}))
+        fields = {**intent, **evidence_fields(registry, name, target, env), "reason": reason}
+        persist(lambda: ledger.append(registry, lease, {**fields, "ci_run": ci_run()}))
         persist(lambda: lease.settle("released"))
     except Exception as exc:
         raise PromotionError(
@@ -710,9 +774,11 @@ def rollback(client: Any, name: str, env: str, reason: str | None = None) -> tup
     return current, target
 
 
-def _refused(client: Any, name: str, env: str, version: int | None, reason: str) -> PromotionError:
+def _refused(
+    registry: Registry, name: str, env: str, version: int | None, reason: str
+) -> PromotionError:
     return PromotionError(
-        reason + record_refusal(client, name, env, version, f"rollback: {reason}")
+        reason + record_refusal(registry, name, env, version, f"rollback: {reason}")
     )
 
 

@@ -10,30 +10,36 @@ A project declares it in ``modelgate.yaml`` (key ``path``) or in ``pyproject.tom
       - env: uat
         requires: [accuracy, schema]
       - env: production
+        alias: champion     # the registry alias (default: the environment's name)
+        model: credit-prod  # the registered model it lives in (default: the candidate's)
+        tracking_uri: http://registry.prod:5000  # its registry (default: the candidate's)
         after: uat          # the default: the step before
         soak: 1d            # how long the version must have held uat (from uat's ledger)
         approval: true      # --approved-by NAME or MODELGATE_APPROVAL must say who
         requires: [accuracy, schema, latency, fairness]
 
 Without either file the path is ``staging -> production`` (production after staging), the
-behaviour the plugin always had. Everything here is plain data: the checks that read the
-registry live in ``promotion.moves``.
+behaviour the plugin always had. A step in another registered model or registry is entered by a
+copy of the gated version (``promotion.places``). Everything here is plain data: the checks
+that read the registry live in ``promotion.moves``.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pytest_modelgate.candidate.registry import redacted
 from pytest_modelgate.errors import ConfigError, SuiteError
 from pytest_modelgate.suite.nodes import Node, read_suite_file
 
 PATH_FILE = "modelgate.yaml"
 PYPROJECT = "pyproject.toml"
-STEP_KEYS = {"env", "after", "requires", "soak", "approval"}
+STEP_KEYS = {"env", "alias", "model", "tracking_uri", "after", "requires", "soak", "approval"}
 # an MLflow alias: a letter or underscore first, no 'v<digits>' (MLflow reserves those)
 ENV_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,254}$")
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
@@ -50,10 +56,36 @@ class Step:
     soak_s: float = 0.0  # how long it must have held ``after``, read from the ledger
     approval: bool = False  # an approval (who, when) must be recorded with the move
     where: str = ""  # file and key, for messages
+    alias: str = ""  # the registry alias ('' means the environment's own name)
+    model: str = ""  # the registered model ('' means the candidate's)
+    tracking_uri: str = ""  # the registry ('' means the candidate's)
+
+    @property
+    def alias_name(self) -> str:
+        return self.alias or self.env
+
+    @property
+    def variables(self) -> list[str]:
+        """The environment variables its tracking URI names (``${VAR}``)."""
+        return re.findall(r"\$\{(\w+)\}", self.tracking_uri)
+
+    def registry_uri(self) -> str:
+        """Its tracking URI with ``${VAR}`` read from the environment ('' for the candidate's)."""
+        text = os.path.expandvars(self.tracking_uri)
+        missing = [v for v in self.variables if v not in os.environ]
+        if missing:
+            raise ConfigError(
+                f"{self.env}'s tracking_uri ({self.where}) names {', '.join(missing)}, which "
+                "is not set in the environment"
+            )
+        return text
 
     def rules(self) -> list[str]:
         """The step's policy in words, for ``modelgate status``."""
-        said = [f"after {self.after} with verified evidence"] if self.after else []
+        said = [f"alias {self.alias!r}"] if self.alias else []
+        said += [f"in model {self.model!r}"] if self.model else []
+        said += [f"in registry {redacted(self.tracking_uri)}"] if self.tracking_uri else []
+        said += [f"after {self.after} with verified evidence"] if self.after else []
         said += [f"soak {duration_text(self.soak_s)} in {self.after}"] if self.soak_s else []
         said += [f"gates {', '.join(self.requires)} passed"] if self.requires else []
         said += ["approval recorded"] if self.approval else []
@@ -79,6 +111,10 @@ class PromotionPath:
 
     def describe(self) -> str:
         return f"{' -> '.join(self.envs)} ({self.source})"
+
+    @property
+    def aliases(self) -> dict[str, str]:
+        return {step.env: step.alias_name for step in self.steps}
 
 
 DEFAULT_PATH = PromotionPath(
@@ -126,21 +162,25 @@ def parse_path(node: Node) -> PromotionPath:
     if not isinstance(node.value, list) or not node.value:
         raise node.error("expected a list of environments (each a mapping with 'env')")
     steps: list[Step] = []
+    held: dict[tuple[str, str, str], str] = {}
     for index, value in enumerate(node.value):
         line = getattr(value, "line", None) or node.line
         item = Node(value, node.path, f"{node.key}[{index}]", line).mapping().only(STEP_KEYS)
-        steps.append(_parse_step(item, steps))
+        step = _parse_step(item, steps)
+        place = (step.tracking_uri, step.model, step.alias_name)
+        if place in held:  # two environments on one alias would move each other
+            raise (item.get("alias") or item.require("env")).error(
+                f"{step.env!r} and {held[place]!r} would share alias {step.alias_name!r} of one "
+                "registered model: give one of them its own alias or model"
+            )
+        held[place] = step.env
+        steps.append(step)
     return PromotionPath(tuple(steps), str(node.path))
 
 
 def _parse_step(item: Node, before: list[Step]) -> Step:
     env_node = item.require("env")
-    env = env_node.as_str().strip()
-    if not ENV_PATTERN.match(env) or re.fullmatch(r"v\d+", env):
-        raise env_node.error(
-            f"{env!r} cannot be a registry alias: a letter or '_' first, then letters, digits, "
-            "'_' or '-' (and not v<digits>, which MLflow reserves)"
-        )
+    env = _alias_text(env_node)
     if env in [s.env for s in before]:
         raise env_node.error(f"environment {env!r} appears twice in the path")
     previous = before[-1].env if before else None
@@ -155,14 +195,38 @@ def _parse_step(item: Node, before: list[Step]) -> Step:
         raise (soak_node or item).error(
             f"a soak time needs an environment to soak in: {env!r} has none"
         )
+    alias_node, model_node, uri_node = (
+        item.get("alias"),
+        item.get("model"),
+        item.get("tracking_uri"),
+    )
     return Step(
         env=env,
+        alias=_alias_text(alias_node) if alias_node is not None else "",
+        model=model_node.as_str().strip() if model_node is not None else "",
+        tracking_uri=_tracking_uri(uri_node) if uri_node is not None else "",
         after=after,
         requires=item.value_or("requires", Node.as_str_list, ()),
         soak_s=soak,
         approval=item.value_or("approval", Node.as_bool, False),
         where=f"{item.path}:{item.line}" if item.line else str(item.path),
     )
+
+
+def _alias_text(node: Node) -> str:
+    text = node.as_str().strip()
+    if not ENV_PATTERN.match(text) or re.fullmatch(r"v\d+", text):
+        raise node.error(
+            f"{text!r} cannot be a registry alias: a letter or '_' first, then letters, digits, "
+            "'_' or '-' (and not v<digits>, which MLflow reserves)"
+        )
+    return text
+
+
+def _tracking_uri(node: Node) -> str:
+    """A tracking URI as written: ``${VAR}`` is read from the environment only when the
+    environment is used (``Step.registry_uri``), so credentials need not sit in the file."""
+    return node.as_str().strip()
 
 
 def _check_after(

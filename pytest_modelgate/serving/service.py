@@ -39,10 +39,13 @@ from pytest_modelgate.bento.build import (
     MLFLOW_DIR,
 )
 from pytest_modelgate.candidate.adapters import Adapted
+from pytest_modelgate.candidate.registry import redacted
 from pytest_modelgate.errors import EvidenceError, ServeError
 from pytest_modelgate.jsonio import plain
+from pytest_modelgate.promotion.aliases import version_text
 from pytest_modelgate.promotion.evidence import verify_evidence
 from pytest_modelgate.promotion.path import ENV_PATTERN
+from pytest_modelgate.promotion.registry import Registry
 from pytest_modelgate.serving.bodies import Shape
 from pytest_modelgate.serving.columns import Contract, from_model_dir
 from pytest_modelgate.serving.limits import Limits, RequestLimits, dump
@@ -52,6 +55,9 @@ from pytest_modelgate.serving.payloads import JSONOutput, RowsInput
 from pytest_modelgate.serving.refusals import NotReady, NotServable, Refusal
 
 ENV_VAR = "MODELGATE_ENV"
+ALIAS_VAR = (
+    "MODELGATE_ALIAS"  # the registry alias of ENV_VAR's environment, when the path names one
+)
 # a bento served for a load gate before any promotion: no alias pins it, so no evidence is
 # checked, only that the registry holds this exact version
 CANDIDATE = "candidate"
@@ -115,15 +121,17 @@ def check_pinned(name: str, version: int, env: str) -> dict[str, str]:
     uri = os.environ.get("MLFLOW_TRACKING_URI")
     if not uri:
         refuse("MLFLOW_TRACKING_URI is not set: the registry holds the evidence to check")
-    client = mlflow.MlflowClient(uri, uri)
+    # the path's alias of the environment (modelgate serve sets it), else its own name
+    alias = os.environ.get(ALIAS_VAR) or env
+    registry = Registry(mlflow.MlflowClient(uri, uri), uri, {env: alias})
     try:
-        pinned = client.get_model_version_by_alias(name, env)
+        pinned = registry.pinned(name, env)
     except Exception as exc:
-        refuse(f"cannot read alias {env!r} of {name} from {uri}: {exc}")
-    if int(pinned.version) != version:
-        refuse(f"alias {env!r} pins {name} v{pinned.version}, this bento holds v{version}")
+        refuse(f"cannot read alias {alias!r} of {name} from {redacted(uri)}: {exc}")
+    if pinned != version:
+        refuse(f"alias {alias!r} pins {name} {version_text(pinned)}, this bento holds v{version}")
     try:
-        evidence = verify_evidence(client, name, version, env)
+        evidence = verify_evidence(registry, name, version, env)
     except EvidenceError as exc:
         refuse(str(exc))
     return evidence.fields
@@ -356,7 +364,8 @@ class ModelGate:
             "name": self.name,
             "version": self.version,
             "run_id": self.run_id,
-            "alias": self.env,
+            "env": self.env,
+            "alias": os.environ.get(ALIAS_VAR) or self.env,
             "evidence_sha256": self.evidence.get("report_sha256"),
             "gated_at": self.evidence.get("gated_at"),
             "bento": self.evidence.get("bento"),
