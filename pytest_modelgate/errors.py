@@ -95,6 +95,11 @@ class LeaseHeldError(PromotionError):
         )
 
 
+class PermissionRefused(PromotionError):
+    """The registry account lacks a permission the move needs; checked before the move
+    starts, so nothing was changed."""
+
+
 class LeaseLostError(PromotionError):
     """The lease expired or was taken over while a move was under way: stop writing."""
 

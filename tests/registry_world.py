@@ -116,23 +116,25 @@ class World:
         return list(ledger.events(PromotionRegistry.of(self.client), MODEL, ENV))
 
 
-def _register(world: World, count: int) -> None:
-    """One logged model, registered as ``count`` versions, each from a run of its own (where
-    its gate report is logged)."""
+def register_versions(
+    uri: str, root: Path, count: int, run_ids: dict[int, str], reports: dict[int, Path]
+) -> None:
+    """One logged model, registered as ``count`` versions of ``MODEL``, each from a run of its
+    own (where its gate report is logged), and a passing gate report of each under ``root``."""
     model, X = copy_column_model("a")
-    first = log_and_register(model, MODEL, X, tracking_uri=world.server.uri)
-    client = world.client
+    first = log_and_register(model, MODEL, X, tracking_uri=uri)
+    client = mlflow.MlflowClient(uri, uri)
     source = client.get_model_version(MODEL, str(first.version)).source  # models:/m-<id>
-    world.run_ids[first.version] = first.run_id
+    run_ids[first.version] = first.run_id
     experiment = client.get_run(first.run_id).info.experiment_id
     for _ in range(count - 1):
         run = client.create_run(experiment)
         mv = client.create_model_version(
             MODEL, source, run_id=run.info.run_id, model_id=source.rsplit("/", 1)[-1]
         )
-        world.run_ids[int(mv.version)] = run.info.run_id
-    digest = version_digest(MODEL, first.version, world.server.uri)
-    for version, run_id in world.run_ids.items():
+        run_ids[int(mv.version)] = run.info.run_id
+    digest = version_digest(MODEL, first.version, uri)
+    for version, run_id in run_ids.items():
         report = {
             "schema_version": 1,
             "generated_at": utc_now(),
@@ -142,9 +144,7 @@ def _register(world: World, count: int) -> None:
             "promotable": True,
             "blocking_reasons": [],
         }
-        write_json(
-            world.reports.setdefault(version, world.root / f"report-v{version}.json"), report
-        )
+        write_json(reports.setdefault(version, root / f"report-v{version}.json"), report)
 
 
 @contextmanager
@@ -160,7 +160,7 @@ def registry_world(root: Path, versions: int = 4, standby: bool = False) -> Iter
                     world.standby = Standby(
                         MlflowServer(root, backend_store_uri=backend, workers=2)
                     )
-                _register(world, versions)
+                register_versions(world.server.uri, root, versions, world.run_ids, world.reports)
                 yield world
         finally:
             # throwaway servers: no need to wait for their workers to drain
@@ -201,6 +201,10 @@ class Promoter:
         assert self.process.stdin is not None
         self.process.stdin.write(json.dumps(command) + "\n")
         self.process.stdin.flush()
+
+    def send_and_wait(self, command: dict[str, Any]) -> dict[str, Any]:
+        self.send(command)
+        return self.answer()
 
     def answer(self, timeout: float = 120) -> dict[str, Any]:
         """The next answer; a promoter silent for ``timeout`` seconds is killed."""

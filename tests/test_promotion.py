@@ -197,7 +197,9 @@ def test_an_alias_moved_during_the_build_undoes_the_evidence(registry, tmp_path)
     with pytest.raises(PromotionError, match="moved since the run began"):
         promote(places(client), request, build=build_while_someone_moves_the_alias)
     assert PromotionRegistry.of(client).pinned("m", "staging") == first
-    assert not any(k.startswith("modelgate.") for k in client.get_model_version("m", "2").tags)
+    # the undone evidence is blank (deleting a version's tags would need MANAGE on the model)
+    tags = client.get_model_version("m", "2").tags
+    assert not any(v for k, v in tags.items() if k.startswith("modelgate."))
 
 
 @pytest.mark.slow

@@ -26,11 +26,15 @@ class MlflowServer:
         backend_store_uri: str | None = None,
         workers: int = 1,
         port: int | None = None,
+        app_name: str | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.root = root
         self.port = port or free_port()
         self.backend_store_uri = backend_store_uri or f"sqlite:///{root / 'server.db'}"
         self.workers = workers
+        self.app_name = app_name  # "basic-auth": MLflow's own authentication
+        self.env = dict(env or {})
         self.log = root / f"mlflow-server-{self.port}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -45,8 +49,9 @@ class MlflowServer:
             "--backend-store-uri", self.backend_store_uri,
             "--artifacts-destination", str(self.root / "server-artifacts"),
         ]  # fmt: skip
+        command += ["--app-name", self.app_name] if self.app_name else []
         # no job runner: nothing here submits server-side jobs, and it slows start-up on 2 cores
-        env = dict(os.environ, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
+        env = dict(os.environ, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false", **self.env)
         self.process = start(command, self.log, env=env)
         try:
             wait_ready(

@@ -82,6 +82,19 @@ def add_commands(sub: Any) -> None:
     recover.add_argument("env", nargs="?", default=None, help="default: every environment")
     _common(recover, cmd_recover)
 
+    grants = sub.add_parser(
+        "grants",
+        help="the registry permissions a model's promoters and auditors need (--apply grants "
+        "them, as an admin account)",
+    )
+    grants.add_argument("name")
+    grants.add_argument("--promoter", action="append", default=[], metavar="USER")
+    grants.add_argument("--auditor", action="append", default=[], metavar="USER")
+    grants.add_argument(
+        "--apply", action="store_true", help="create what is missing and grant it to each USER"
+    )
+    _common(grants, cmd_grants)
+
     serve = sub.add_parser("serve", help="bentoml serve the bento ENV's alias pins")
     serve.add_argument(
         "env", help="an environment of the promotion path (modelgate.yaml / pyproject.toml)"
@@ -377,6 +390,32 @@ def _model_for(registry: Registry, env: str) -> str:
         found = ", ".join(names) or "none"
         raise ConfigError(f"pick a model with --model-name (models with {env!r} set: {found})")
     return str(names[0])
+
+
+# -- grants ----------------------------------------------------------------------------------
+
+
+def cmd_grants(args: argparse.Namespace) -> int:
+    """What each role needs on each registry of the path, and, with --apply, the grants."""
+    from pytest_modelgate.candidate.registry import redacted
+    from pytest_modelgate.promotion.permissions import grant, role_needs
+
+    places = _places(args, args.name)
+    roles = role_needs(list(places), places.source)
+    users = {"promoter": args.promoter, "auditor": args.auditor}
+    for role, needs in roles.items():
+        print(f"{role}s of {args.name}:")
+        for place, need in needs:
+            print(f"  {need.text()} in {redacted(place.registry.uri)}")
+    if not args.apply:
+        if not (args.promoter or args.auditor):
+            print("name the accounts with --promoter USER / --auditor USER, then --apply")
+        return 0
+    for role, needs in roles.items():
+        for user in users[role]:
+            for place, need in needs:
+                print(grant(place.registry, user, need))
+    return 0
 
 
 # -- serve -----------------------------------------------------------------------------------

@@ -58,9 +58,14 @@ class PromotionSession:
 
     @pytest.hookimpl(trylast=True)  # after the gate session resolved the candidate
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        from pytest_modelgate.errors import ConfigError, MissingExtraError, RegistryError
+        from pytest_modelgate.errors import (
+            ConfigError,
+            MissingExtraError,
+            PromotionError,
+            RegistryError,
+        )
         from pytest_modelgate.extras import require
-        from pytest_modelgate.promotion.moves import entry_problem
+        from pytest_modelgate.promotion.moves import check_permissions, entry_problem
         from pytest_modelgate.promotion.places import Places
 
         try:
@@ -76,12 +81,14 @@ class PromotionSession:
                     self.path, run.registry.client, run.registry.tracking_uri, ref.name
                 )
                 place = self.places.of(self.env)
+                what = f"promoting {ref.describe()} to {self.env}"
+                check_permissions(self.places, self.env, ref.run_id or "", what)
                 self.expected = place.registry.pinned(place.name, self.env)
                 problem = entry_problem(
                     self.places, ref.version, self.env,
                     settings.promote_reason, settings.approved_by or "",
                 )  # fmt: skip
-        except (RegistryError, ConfigError) as exc:
+        except (RegistryError, ConfigError, PromotionError) as exc:
             raise pytest.UsageError(f"cannot promote: {exc}") from None
         if problem is not None:
             raise pytest.UsageError(f"cannot promote {ref.describe()} to {self.env}: {problem}")

@@ -13,11 +13,11 @@ def version_text(version: int | None) -> str:
 
 
 def restore_tags(registry: Registry, name: str, version: int, old: dict[str, str | None]) -> None:
-    """Put each tag back to its old value, deleting those that had none."""
+    """Put each tag back to its old value; one that had none is blanked, not deleted (an
+    authenticated registry lets only a registered model's managers delete a version's tags,
+    while its promoters hold EDIT): evidence reads a blank tag as absent."""
     current = registry.version_tags(name, version)
     for key, value in old.items():
-        if value is None:
-            if key in current:
-                registry.delete_version_tag(name, version, key)
-        elif current.get(key) != value:
-            registry.set_version_tag(name, version, key, value)
+        wanted = value if value is not None else ""
+        if current.get(key, "") != wanted:
+            registry.set_version_tag(name, version, key, wanted)

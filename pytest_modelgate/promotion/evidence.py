@@ -35,6 +35,7 @@ FIELDS = (
     "code_commit",
     "plugin_version",
     "promoted_by",
+    "os_user",
     "ci_run",
     "gated_at",
     "promoted_at",
@@ -78,7 +79,7 @@ class Evidence:
 def read_evidence(mv: Any, env: str) -> Evidence:
     """The evidence tags of a model version (``MlflowClient.get_model_version``) for ``env``."""
     tags = dict(mv.tags or {})
-    fields = {f: tags[tag(env, f)] for f in FIELDS if tag(env, f) in tags}
+    fields = {f: tags[tag(env, f)] for f in FIELDS if tags.get(tag(env, f))}  # blank: undone
     return Evidence(mv.name, int(mv.version), env, fields)
 
 

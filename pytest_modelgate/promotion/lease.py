@@ -1,18 +1,24 @@
 """A lease on the moves of one model's environment, taken through the registry itself.
 
-MLflow has no compare-and-set on an alias, but it does make one operation atomic: creating a
-registered model whose name exists fails with ``RESOURCE_ALREADY_EXISTS`` ((workspace, name)
-is the primary key of its table). A move of ``model``/``env`` takes generation n+1 of a lease
-by creating the registered model ``modelgate.lease.<key>.<n+1>``, where n is the newest
-generation: of any number of promoters that try, exactly one creates it. Its tags, written in
-the same transaction, say who holds it, until when, and what the move intends to do.
+MLflow has no compare-and-set on an alias, but it numbers the versions of a registered model
+atomically: version n+1 is created only after version n is committed (its number is the
+primary key). The lease of ``model``/``env`` is one registered model,
+``modelgate.lease.<key>``, and each move takes a *generation*: a new version of it, whose tags,
+written in the same transaction, say who holds it, until when, and what the move intends to do.
+A move holds its generation when every earlier generation is settled or may be taken over;
+when an earlier one is still held, it withdraws (settles its own, as withdrawn) and says who
+holds the lease. Of any number of promoters that start together, the lowest generation holds.
+
+Because every generation is a version of one registered model, one grant (EDIT on that
+model) lets every promoter of the environment settle, renew or recover any generation,
+whoever took it.
 
 A generation is never deleted or reused; its holder settles it when the move is over (a
-``settled`` tag). The next move may take generation n+2 only once n+1 is settled, its holder
-is known to be dead, or its lease expired (plus the longest a registry call of its holder can
-take, plus a clock-skew allowance). Before every write the holder *fences*: it checks that its
-lease has not run out and that no newer generation exists. docs/promotion-protocol.md says why
-this is safe and what it assumes.
+``settled`` tag). The next move may hold only once the earlier generations are settled, their
+holder is known to be dead, or their lease expired (plus the longest a registry call of its
+holder can take, plus a clock-skew allowance). Before every write the holder *fences*: it
+checks that its lease has not run out and that no newer generation holds.
+docs/promotion-protocol.md says why this is safe and what it assumes.
 """
 
 from __future__ import annotations
@@ -50,8 +56,14 @@ def lease_key(model: str, env: str) -> str:
     return sha256(f"{model}\0{env}".encode())[:16]
 
 
-def lease_name(key: str, generation: int) -> str:
-    return f"{PREFIX}{key}.{generation:08d}"
+def lease_name(key: str) -> str:
+    """The registered model whose versions are the lease's generations."""
+    return f"{PREFIX}{key}"
+
+
+SOURCE = "modelgate:/lease"  # a version needs a source URI; a lease has no files
+WITHDRAWN = "withdrawn"  # the outcome of a generation that found the lease held
+PAGE = 50
 
 
 def is_internal(name: str) -> bool:
@@ -139,14 +151,15 @@ class LeaseRecord:
     intent: dict[str, Any]
     undo: dict[str, Any] | None
     settled: str
+    won: bool = False  # it held the lease (a withdrawn generation never did)
 
     @classmethod
-    def from_entity(cls, entity: Any) -> LeaseRecord:
-        tags = dict(entity.tags or {})
+    def from_version(cls, mv: Any) -> LeaseRecord:
+        tags = dict(mv.tags or {})
         undo = tags.get(LEASE_TAG + "undo")
         return cls(
-            name=entity.name,
-            generation=int(entity.name.rsplit(".", 1)[-1]),
+            name=mv.name,
+            generation=int(mv.version),
             model=tags.get(LEASE_TAG + "model", ""),
             env=tags.get(LEASE_TAG + "env", ""),
             token=tags.get(LEASE_TAG + "token", ""),
@@ -154,13 +167,19 @@ class LeaseRecord:
             identity=tags.get(LEASE_TAG + "identity", ""),
             pid=int(tags.get(LEASE_TAG + "pid") or 0),
             pid_start=tags.get(LEASE_TAG + "pid_start", ""),
-            acquired_at=(entity.creation_timestamp or 0) / 1000,
+            acquired_at=(mv.creation_timestamp or 0) / 1000,
             expires_at=float(tags.get(LEASE_TAG + "expires_at") or 0),
             longest_call_s=float(tags.get(LEASE_TAG + "longest_call_s") or 0),
             intent=json.loads(tags.get(LEASE_TAG + "intent") or "{}"),
             undo=json.loads(undo) if undo else None,
             settled=tags.get(LEASE_TAG + "settled", ""),
+            won=bool(tags.get(LEASE_TAG + "won")),
         )
+
+    @property
+    def withdrawn(self) -> bool:
+        """It never held: it found the lease held and stood back."""
+        return self.settled.startswith(WITHDRAWN)
 
     @property
     def since(self) -> str:
@@ -189,18 +208,41 @@ class LeaseRecord:
 
 
 def record(registry: Registry, key: str, generation: int) -> LeaseRecord | None:
-    entity = registry.registered_model(lease_name(key, generation))
-    return None if entity is None else LeaseRecord.from_entity(entity)
+    mv = registry.model_version_or_none(lease_name(key), generation)
+    return None if mv is None else LeaseRecord.from_version(mv)
+
+
+def _newest_first(registry: Registry, key: str, below: int | None = None) -> Iterator[LeaseRecord]:
+    """The generations, newest first (below ``below`` when given), a page at a time."""
+    name = lease_name(key)
+    while True:
+        where = f"version_number < {below}" if below is not None else ""
+        page = registry.versions(name, where, max_results=PAGE, order_by=["version_number DESC"])
+        records = [LeaseRecord.from_version(mv) for mv in page]
+        yield from records
+        if len(records) < PAGE:
+            return
+        below = records[-1].generation
+
+
+def open_generations(registry: Registry, key: str, below: int | None = None) -> list[LeaseRecord]:
+    """The unsettled generations (below ``below``), oldest first, back to the newest one a
+    holder settled: withdrawn generations never held, so they neither count nor stop the walk."""
+    found = []
+    for record_ in _newest_first(registry, key, below):
+        if record_.withdrawn:
+            continue
+        if record_.settled:
+            break
+        found.append(record_)
+    return found[::-1]
 
 
 def latest(registry: Registry, model: str, env: str) -> LeaseRecord | None:
-    """The newest generation of the lease of ``model``/``env``, or None before the first move."""
-    key = lease_key(model, env)
-    prefix = f"{PREFIX}{key}."
-    page = registry.search_models(f"name LIKE '{prefix}%'", order_by=["name DESC"], max_results=10)
-    for entity in page:  # the key is hex and the generation zero-padded: name order is age
-        if entity.name.startswith(prefix) and entity.name[len(prefix) :].isdigit():
-            return LeaseRecord.from_entity(entity)
+    """The newest generation that was a move (not withdrawn), or None before the first move."""
+    for record_ in _newest_first(registry, lease_key(model, env)):
+        if not record_.withdrawn:
+            return record_
     return None
 
 
@@ -209,14 +251,7 @@ def unsettled_before(
 ) -> list[LeaseRecord]:
     """The moves before ``generation`` that nobody settled (their holder died or lost the
     lease), oldest first: a later holder finishes or undoes each."""
-    key = lease_key(model, env)
-    found = []
-    for earlier in range(generation - 1, 0, -1):
-        previous = record(registry, key, earlier)
-        if previous is None or previous.settled:
-            break
-        found.append(previous)
-    return found[::-1]
+    return open_generations(registry, lease_key(model, env), below=generation)
 
 
 # -- holding one -----------------------------------------------------------------------------
@@ -239,7 +274,7 @@ class Lease:
 
     @property
     def name(self) -> str:
-        return lease_name(lease_key(self.model, self.env), self.generation)
+        return lease_name(lease_key(self.model, self.env))
 
     @property
     def margin_s(self) -> float:
@@ -262,13 +297,25 @@ class Lease:
                 f"the lease on moving {self.model} {self.env} (move {self.generation}) ran out "
                 f"before {step}: nothing more was written; the next move finishes or undoes it"
             )
-        newer = record(self.registry, lease_key(self.model, self.env), self.generation + 1)
+        newer = self.newer_holder()
         if newer is not None:
             raise LeaseLostError(
                 f"move {self.generation} of {self.model} {self.env} was taken over by "
                 f"{newer.holder} at {newer.since} before {step}: nothing more was written; "
                 "that move finishes or undoes this one"
             )
+
+    def newer_holder(self) -> LeaseRecord | None:
+        """A later generation that holds the lease (a withdrawn one stood back)."""
+        key, generation = lease_key(self.model, self.env), self.generation + 1
+        while (newer := record(self.registry, key, generation)) is not None:
+            if newer.won or (newer.settled and not newer.withdrawn):
+                return newer
+            generation += 1
+        return None
+
+    def _tag(self, key: str, value: str) -> None:
+        self.registry.set_version_tag(self.name, self.generation, LEASE_TAG + key, value)
 
     @contextlib.contextmanager
     def kept_alive(self) -> Iterator[None]:
@@ -292,30 +339,28 @@ class Lease:
     def note(self, key: str, value: dict[str, Any]) -> None:
         """Record write-ahead information (what an undo restores) on the lease itself."""
         self.fence(f"recording {key}")
-        self.registry.set_model_tag(self.name, LEASE_TAG + key, json.dumps(value))
+        self._tag(key, json.dumps(value))
 
     def settle(self, outcome: str) -> None:
         """The move is over: the next promoter need not wait for the lease to expire."""
-        self.registry.set_model_tag(self.name, LEASE_TAG + "settled", outcome)
+        self._tag("settled", outcome)
 
 
 def settle_record(registry: Registry, previous: LeaseRecord, outcome: str) -> None:
-    registry.set_model_tag(previous.name, LEASE_TAG + "settled", outcome)
+    registry.set_version_tag(previous.name, previous.generation, LEASE_TAG + "settled", outcome)
 
 
 def acquire(registry: Registry, model: str, env: str, intent: dict[str, Any], holder: str) -> Lease:
     """Take the next generation of the lease, with ``intent`` recorded in the same write.
-    Raises LeaseHeldError naming the holder while the newest generation is still held."""
-    from mlflow.exceptions import MlflowException
-
+    Raises LeaseHeldError naming the holder while an earlier generation is still held."""
     from pytest_modelgate.candidate.registry import longest_call_s
 
     key = lease_key(model, env)
-    newest = latest(registry, model, env)
-    if newest is not None and not newest.takeable(time.time()):
-        raise newest.held_error()
-    generation = 1 if newest is None else newest.generation + 1
-    ttl, token, now = ttl_s(), uuid.uuid4().hex, time.time()
+    now = time.time()
+    held = [r for r in open_generations(registry, key) if not r.takeable(now)]
+    if held:  # plainly held: nothing is written
+        raise held[-1].held_error()
+    ttl, token = ttl_s(), uuid.uuid4().hex
     tags = {
         LEASE_TAG + "model": model,
         LEASE_TAG + "env": env,
@@ -324,22 +369,33 @@ def acquire(registry: Registry, model: str, env: str, intent: dict[str, Any], ho
         LEASE_TAG + "identity": machine_identity(),
         LEASE_TAG + "pid": str(os.getpid()),
         LEASE_TAG + "pid_start": process_start(os.getpid()),
-        LEASE_TAG + "expires_at": f"{now + ttl:.3f}",
+        LEASE_TAG + "expires_at": f"{time.time() + ttl:.3f}",
         LEASE_TAG + "longest_call_s": f"{longest_call_s():.1f}",
         LEASE_TAG + "intent": json.dumps(intent, sort_keys=True),
     }
     description = f"modelgate lease on moving {model} {env} (internal: do not edit)"
+    generation = registry.create_version(lease_name(key), SOURCE, tags, description)
+    started = time.time()
+    lease = Lease(registry, model, env, generation, token, ttl, started + ttl, started + ttl)
+    earlier = open_generations(registry, key, below=generation)
+    # the HTTP client may have retried our create after its answer was lost: the first holds
+    ours = [r for r in earlier if r.token == token]
+    if ours:
+        with contextlib.suppress(Exception):
+            lease.settle(f"{WITHDRAWN}: a retried request made it twice")
+        lease.generation = ours[0].generation
+        earlier = [r for r in earlier if r.generation < lease.generation]
+    now = time.time()
+    held = [r for r in earlier if not r.takeable(now)]
+    if held:  # another promoter's generation came first
+        with contextlib.suppress(Exception):
+            lease.settle(f"{WITHDRAWN}: held by {held[-1].holder}")
+        raise held[-1].held_error()
     try:
-        registry.create_registered_model(lease_name(key, generation), tags, description)
-    except MlflowException as exc:
-        if exc.error_code != "RESOURCE_ALREADY_EXISTS":
-            raise
-        winner = record(registry, key, generation) or newest
-        # our own create, retried by the HTTP registry after its answer was lost, lands here too
-        if winner is None:
-            raise
-        if winner.token != token:
-            raise winner.held_error() from None
-    lease = Lease(registry, model, env, generation, token, ttl, now + ttl, now + ttl)
-    lease.backlog = unsettled_before(registry, model, env, generation)
+        lease._tag("won", "1")
+    except Exception:
+        with contextlib.suppress(Exception):
+            lease.settle(f"{WITHDRAWN}: could not mark it held")
+        raise
+    lease.backlog = earlier
     return lease

@@ -1,6 +1,8 @@
 """The promotion ledger: every promotion, refusal, rollback and recovery, append-only.
 
-Each event is its own MLflow run in the ``modelgate-ledger`` experiment, its fields logged as
+Each event is its own MLflow run in the model's ledger experiment (``modelgate-ledger/<model>``,
+so that writing one model's ledger is one grant on a registry with authentication; chains
+begun in the shared ``modelgate-ledger`` of earlier releases are read on), its fields logged as
 run params, which MLflow never lets anyone change once logged. Events of one model's
 environment form a chain: each carries its sequence number, the hash of the event before it
 and its own hash (sha256 of its canonical fields), so a deleted, rewritten or inserted event
@@ -19,7 +21,7 @@ from pytest_modelgate.jsonio import canonical_bytes, sha256, utc_now
 from pytest_modelgate.promotion.lease import Lease, lease_key
 from pytest_modelgate.promotion.registry import Registry
 
-EXPERIMENT = "modelgate-ledger"
+EXPERIMENT = "modelgate-ledger"  # the shared ledger of earlier releases: read, never written
 GENESIS = "0" * 64
 PAGE_SIZE = 500
 ACTIONS = ("promote", "rollback", "refuse", "abort", "recover")
@@ -89,34 +91,48 @@ def chain_id(model: str, env: str) -> str:
     return lease_key(model, env)
 
 
-# an experiment's id never changes: look it up once per registry
-_EXPERIMENTS: weakref.WeakKeyDictionary[Registry, str] = weakref.WeakKeyDictionary()
+def experiment_name(model: str) -> str:
+    return f"{EXPERIMENT}/{model}"
 
 
-def experiment_id(registry: Registry, create: bool = False) -> str | None:
+# an experiment's id never changes: look each up once per registry
+_EXPERIMENTS: weakref.WeakKeyDictionary[Registry, dict[str, str]] = weakref.WeakKeyDictionary()
+
+
+def _experiment(registry: Registry, name: str, create: bool = False) -> str | None:
     from mlflow.exceptions import MlflowException
 
-    if registry in _EXPERIMENTS:
-        return _EXPERIMENTS[registry]
-    found = registry.experiment_id(EXPERIMENT)
+    known = _EXPERIMENTS.setdefault(registry, {})
+    if name in known:
+        return known[name]
+    found = registry.experiment_id(name)
     if found is None and create:
         try:
-            found = registry.create_experiment(EXPERIMENT, {TAG: "events"})
+            found = registry.create_experiment(name, {TAG: "events"})
         except MlflowException as exc:  # another promoter created it first
             if exc.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
-            found = registry.experiment_id(EXPERIMENT)
+            found = registry.experiment_id(name)
     if found is not None:
-        _EXPERIMENTS[registry] = found
+        known[name] = found
     return found
 
 
+def experiment_id(registry: Registry, model: str, create: bool = False) -> str | None:
+    """The id of ``model``'s ledger experiment (created when asked and missing)."""
+    return _experiment(registry, experiment_name(model), create)
+
+
 def _search(registry: Registry, model: str, env: str, extra: str = "", **kwargs: Any) -> Any:
-    experiment = experiment_id(registry)
-    if experiment is None:
+    experiments = [
+        found
+        for found in (experiment_id(registry, model), _experiment(registry, EXPERIMENT))
+        if found is not None
+    ]
+    if not experiments:
         return []
     query = f"params.chain = '{chain_id(model, env)}'" + (f" and {extra}" if extra else "")
-    return registry.search_runs([experiment], query, **kwargs)
+    return registry.search_runs(experiments, query, **kwargs)
 
 
 def _event(run: Any) -> Event:
@@ -156,7 +172,7 @@ def append(registry: Registry, lease: Lease, fields: dict[str, Any]) -> Event:
     """Record one event at the end of the chain, under ``lease``. Idempotent: if the chain
     already ends with this move's event of this action (a retried call), that is returned."""
     model, env = lease.model, lease.env
-    experiment = experiment_id(registry, create=True)
+    experiment = experiment_id(registry, model, create=True)
     assert experiment is not None  # created when missing
     last = tip(registry, model, env)
     if (

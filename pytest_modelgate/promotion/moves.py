@@ -43,12 +43,15 @@ from pytest_modelgate.promotion.evidence import PASSED, tag, verify_evidence
 from pytest_modelgate.promotion.faults import fault_point
 from pytest_modelgate.promotion.lease import Lease, acquire
 from pytest_modelgate.promotion.path import DEFAULT_PATH, PromotionPath, Step, missing_gates
+from pytest_modelgate.promotion.permissions import copier_needs, preflight, promoter_needs
 from pytest_modelgate.promotion.places import Place, Places
 from pytest_modelgate.promotion.provenance import (
     ci_run,
     code_commit,
     data_hashes,
+    os_user,
     promoted_by,
+    who,
 )
 from pytest_modelgate.promotion.recovery import evidence_fields, settle_backlog, undo_promotion
 from pytest_modelgate.promotion.registry import Registry
@@ -165,7 +168,7 @@ def approval(request: PromotionRequest) -> str:
     return f"{derived}; approved by {given}" if given else derived
 
 
-def intent_of(request: PromotionRequest) -> dict[str, Any]:
+def intent_of(registry: Registry, request: PromotionRequest) -> dict[str, Any]:
     return {
         "action": "promote",
         "version": request.version,
@@ -174,7 +177,7 @@ def intent_of(request: PromotionRequest) -> dict[str, Any]:
         "report_sha256": request.report_sha256,
         "model_digest": request.model_digest,
         "approval": approval(request),
-        "by": promoted_by(),
+        **who(registry),
         "at": utc_now(),
     }
 
@@ -200,11 +203,13 @@ def promote(
         raise PromotionError(
             f"promoting {request.describe()}: {exc}; nothing was changed"
         ) from None
+    check_permissions(places, request.env, request.run_id, f"promoting {request.describe()}")
     if not places.is_source(place):
         request = localised(places, place, request)
     registry = place.registry
     try:
-        lease = acquire(registry, request.name, request.env, intent_of(request), promoted_by())
+        intent = intent_of(registry, request)
+        lease = acquire(registry, request.name, request.env, intent, promoted_by(registry))
     except PromotionError:
         raise
     except Exception as exc:
@@ -213,6 +218,19 @@ def promote(
             "nothing was changed"
         ) from exc
     return Promotion(places, lease, request, build or build_bento).run()
+
+
+def check_permissions(places: Places, env: str, run_id: str, what: str) -> None:
+    """Before anything is written: the registry account of ``env``'s registry holds every
+    permission the move needs (a registry without authentication passes at once)."""
+    place = places.of(env)
+    if place.registry.user() is None:
+        return
+    if place.registry.same_as(places.source):
+        needs = promoter_needs(place, places.source.run_experiment(run_id) if run_id else None)
+    else:  # the copy's files and its gate report go to the copies' experiment there
+        needs = [*promoter_needs(place), *copier_needs(place)]
+    preflight(place.registry, needs, what)
 
 
 def localised(places: Places, place: Place, request: PromotionRequest) -> PromotionRequest:
@@ -366,7 +384,8 @@ class Promotion:
             "model_digest": request.model_digest,
             "code_commit": code_commit(request.code_root),
             "plugin_version": __version__,
-            "promoted_by": promoted_by(),
+            "promoted_by": promoted_by(registry),
+            "os_user": os_user(),
             "ci_run": ci_run() or "",
             "gated_at": str(request.report.get("generated_at") or stamp),
             "promoted_at": stamp,
@@ -401,7 +420,9 @@ class Promotion:
         try:
             undone = []
             if self.undo is not None:  # else no evidence tag was written: nothing to undo
-                undone = undo_promotion(self.registry, self.lease, intent_of(request), self.undo)
+                undone = undo_promotion(
+                    self.registry, self.lease, intent_of(self.registry, request), self.undo
+                )
         except Exception as undo_exc:
             state = (
                 f"alias {request.env!r} was not changed ({version_text(request.expected)}); "
@@ -490,7 +511,7 @@ class Promotion:
             "action": "promote",
             "version": request.version,
             "previous": request.expected,
-            "by": promoted_by(),
+            **who(self.registry),
             "ci_run": ci_run(),
             "approval": approval(request),
             "reason": request.reason,
@@ -540,7 +561,7 @@ def record_under(
 ) -> str:
     """Append a refusal or abort event and settle the lease. Returns '' when recorded, else a
     note for the message: a failure to record never replaces the error being reported."""
-    event = {"by": promoted_by(), "ci_run": ci_run(), "previous": previous, **event}
+    event = {**who(registry), "ci_run": ci_run(), "previous": previous, **event}
     try:
         persist(lambda: ledger.append(registry, lease, event))
         persist(lambda: lease.settle(f"released: {event['action']}"))
@@ -554,9 +575,9 @@ def record_refusal(
 ) -> str:
     """Record a refusal decided before any move began (the gates did not pass, a plugin vetoed);
     returns '' when recorded, else a note saying why not (the lease held, the registry down)."""
-    intent = {"action": "refuse", "version": version, "by": promoted_by(), "at": utc_now()}
+    intent = {"action": "refuse", "version": version, **who(registry), "at": utc_now()}
     try:
-        lease = acquire(registry, name, env, intent, promoted_by())
+        lease = acquire(registry, name, env, intent, promoted_by(registry))
         settle_backlog(registry, lease)
         previous = registry.pinned(name, env)
     except Exception as exc:
@@ -720,6 +741,7 @@ def rollback_target(registry: Registry, name: str, env: str, current: int) -> in
 
 def rollback(registry: Registry, name: str, env: str, reason: str | None = None) -> tuple[int, int]:
     """Move ``env`` back to the version it pinned before the current one; (from, to)."""
+    preflight(registry, promoter_needs(Place(registry, name, env)), f"rolling {name} {env} back")
     current = registry.pinned(name, env)
     if current is None:
         raise _refused(
@@ -729,8 +751,8 @@ def rollback(registry: Registry, name: str, env: str, reason: str | None = None)
         target = rollback_target(registry, name, env, current)
     except PromotionError as exc:
         raise _refused(registry, name, env, current, str(exc)) from None
-    intent = {"action": "rollback", "version": target, "previous": current, "by": promoted_by()}
-    lease = acquire(registry, name, env, {**intent, "at": utc_now()}, promoted_by())
+    intent = {"action": "rollback", "version": target, "previous": current, **who(registry)}
+    lease = acquire(registry, name, env, {**intent, "at": utc_now()}, promoted_by(registry))
     fault_point("after-intent")
     settle(registry, lease, f"rolling {name} {env} back")
     try:

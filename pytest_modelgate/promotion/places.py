@@ -94,7 +94,7 @@ class Places:
         number = place.registry.copy_version_here(self.source, self.name, version, place.name, tags)
         copied = place.registry.model_files_digest(place.name, number)
         if copied != digest:  # never found again as the candidate's copy
-            place.registry.delete_version_tag(place.name, number, SOURCE)
+            place.registry.set_version_tag(place.name, number, SOURCE, "")
             raise PromotionError(
                 f"the copy of {self.name} v{version} in {place.name} v{number} "
                 f"({redacted(place.registry.uri)}) has files with digest {copied[:12]}, not the "

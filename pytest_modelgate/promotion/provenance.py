@@ -7,7 +7,10 @@ import os
 import socket
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pytest_modelgate.promotion.registry import Registry
 
 
 def data_hashes(report: dict[str, Any]) -> str:
@@ -35,15 +38,34 @@ def code_commit(root: Path) -> str:
     return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
-def promoted_by() -> str:
-    """The CI actor or the user, at this host."""
+def os_user() -> str:
+    """The operating-system user at this host: detail beside the registry identity."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def promoted_by(registry: Registry | None = None) -> str:
+    """Who moves: the registry's authenticated account where it has authentication, else
+    the CI actor or the user, at this host."""
+    user = registry.user() if registry is not None else None
+    if user:
+        return user
     who = os.environ.get("MODELGATE_PROMOTED_BY") or os.environ.get("GITHUB_ACTOR")
-    if not who:
-        try:
-            who = getpass.getuser()
-        except (KeyError, OSError):
-            who = "unknown"
-    return f"{who}@{socket.gethostname()}"
+    return f"{who}@{socket.gethostname()}" if who else os_user()
+
+
+def who(registry: Registry) -> dict[str, str]:
+    """The identity a ledger event records: who (``by``), the registry account, the CI actor
+    and the operating-system user and host ('' where there is none)."""
+    return {
+        "by": promoted_by(registry),
+        "registry_user": registry.user() or "",
+        "ci_actor": os.environ.get("GITHUB_ACTOR") or "",
+        "os_user": os_user(),
+    }
 
 
 def ci_run() -> str | None:

@@ -19,7 +19,7 @@ from pytest_modelgate.promotion import ledger
 from pytest_modelgate.promotion.aliases import restore_tags, version_text
 from pytest_modelgate.promotion.evidence import read_evidence, verify_evidence
 from pytest_modelgate.promotion.lease import Lease, LeaseRecord, acquire, latest, settle_record
-from pytest_modelgate.promotion.provenance import ci_run, promoted_by
+from pytest_modelgate.promotion.provenance import ci_run, promoted_by, who
 from pytest_modelgate.promotion.registry import Registry
 
 # the evidence fields an event repeats, so the ledger alone says what gated a move
@@ -123,7 +123,7 @@ def recover_move(registry: Registry, lease: Lease, move: LeaseRecord) -> str:
     else:
         outcome, note = "complete", f"move {number} ({action}) changes nothing to undo"
     event = {"action": "recover", "outcome": outcome, "recovers": number, "reason": note}
-    event |= {"by": promoted_by(), "ci_run": ci_run(), "at": utc_now(), **fields}
+    event |= {**who(registry), "ci_run": ci_run(), "at": utc_now(), **fields}
     ledger.append(registry, lease, event)
     lease.fence("settling a recovered move")
     settle_record(registry, move, f"{settled_by}: {outcome}")
@@ -138,11 +138,15 @@ def settle_backlog(registry: Registry, lease: Lease) -> list[str]:
 def recover(registry: Registry, name: str, env: str) -> list[str]:
     """``modelgate recover``: take the lease (once its holder is done, dead or expired) and
     settle every unfinished move of ``name``'s ``env``."""
+    from pytest_modelgate.promotion.permissions import preflight, promoter_needs
+    from pytest_modelgate.promotion.places import Place
+
     newest = latest(registry, name, env)
     if newest is None or newest.settled:
         return [f"{name} {env}: nothing to recover (every move was settled)"]
-    intent = {"action": "recover", "by": promoted_by(), "at": utc_now()}
-    lease = acquire(registry, name, env, intent, promoted_by())
+    preflight(registry, promoter_needs(Place(registry, name, env)), f"recovering {name} {env}")
+    intent = {"action": "recover", **who(registry), "at": utc_now()}
+    lease = acquire(registry, name, env, intent, promoted_by(registry))
     # on failure this lease stays unsettled, so the next holder walks back past it to the
     # moves still to recover: a lease is settled only once everything before it is
     lines = settle_backlog(registry, lease)

@@ -18,12 +18,24 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from pytest_modelgate.promotion.auth_api import current_user
+
 
 class Registry:
     def __init__(self, client: Any, uri: str, aliases: Mapping[str, str] | None = None) -> None:
         self._client = client
         self.uri = uri
         self._aliases = dict(aliases or {})
+        self._user: tuple[str | None] | None = None  # looked up once
+
+    # -- who this registry says we are -----------------------------------------------------
+
+    def user(self) -> str | None:
+        """The account the tracking server authenticated (``mlflow server --app-name
+        basic-auth``), or None where it has no authentication (or is no server)."""
+        if self._user is None:
+            self._user = (current_user(self.uri) if self.remote else None,)
+        return self._user[0]
 
     @classmethod
     def at(cls, uri: str, aliases: Mapping[str, str] | None = None) -> Registry:
@@ -78,12 +90,43 @@ class Registry:
     def set_version_tag(self, name: str, version: int, key: str, value: str) -> None:
         self._client.set_model_version_tag(name, str(version), key, value)
 
-    def delete_version_tag(self, name: str, version: int, key: str) -> None:
-        self._client.delete_model_version_tag(name, str(version), key)
+    def model_version_or_none(self, name: str, version: int) -> Any | None:
+        from mlflow.exceptions import MlflowException
 
-    def versions(self, name: str, filter_string: str = "") -> list[Any]:
+        try:
+            return self.model_version(name, version)
+        except MlflowException as exc:
+            if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+                return None
+            raise
+
+    def versions(self, name: str, filter_string: str = "", **kwargs: Any) -> list[Any]:
         query = f"name = '{_quoted(name)}'" + (f" and {filter_string}" if filter_string else "")
-        return list(self._client.search_model_versions(query))
+        return list(self._client.search_model_versions(query, **kwargs))
+
+    def create_version(
+        self, name: str, source: str, tags: dict[str, str], description: str = ""
+    ) -> int:
+        """A new version of ``name`` (created first when missing) with ``tags`` written in
+        the same transaction; returns its number."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            created = self._create_version(name, source, tags)
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+                raise
+            try:
+                self.create_registered_model(name, None, description)
+            except MlflowException as again:  # another promoter created it first
+                if again.error_code != "RESOURCE_ALREADY_EXISTS":
+                    raise
+            created = self._create_version(name, source, tags)
+        return int(created.version)
+
+    def _create_version(self, name: str, source: str, tags: dict[str, str]) -> Any:
+        # a version without files is ready at once: no waiting (nor its log line)
+        return self._client.create_model_version(name, source, tags=tags, await_creation_for=0)
 
     # -- registered models (the user's, and the lease's entities) --------------------------
 
@@ -113,6 +156,11 @@ class Registry:
 
     def log_text(self, run_id: str, text: str, artifact: str) -> None:
         self._client.log_text(run_id, text, artifact)
+
+    def run_experiment(self, run_id: str) -> str | None:
+        """The name of the experiment a run belongs to (None when it cannot be read)."""
+        experiment = self._client.get_experiment(self._client.get_run(run_id).info.experiment_id)
+        return None if experiment is None else str(experiment.name)
 
     def download(self, run_id: str, artifact: str, destination: str) -> str:
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no bars in logs
@@ -167,7 +215,7 @@ class Registry:
             number = int(copied.version)
             for key in copied.tags or {}:  # the source's evidence is for the source's aliases
                 if key.startswith("modelgate.") and key not in tags:
-                    self.delete_version_tag(target, number, key)
+                    self.set_version_tag(target, number, key, "")  # blank: deleting needs MANAGE
             for key, value in tags.items():
                 self.set_version_tag(target, number, key, value)
             return number
@@ -178,7 +226,7 @@ class Registry:
     ) -> int:
         from pytest_modelgate.candidate.digest import download_model
 
-        experiment = self.experiment_id(COPIES) or self._create_copies()
+        experiment = self._copies_experiment(f"{COPIES}/{target}")
         run = self._client.create_run(experiment, run_name=f"{target}.copy-of-{name}-v{version}",
                                       tags={"modelgate.copy_of": f"{name} v{version}"})  # fmt: skip
         run_id = str(run.info.run_id)
@@ -191,15 +239,18 @@ class Registry:
         )
         return int(created.version)
 
-    def _create_copies(self) -> str:
+    def _copies_experiment(self, name: str) -> str:
         from mlflow.exceptions import MlflowException
 
+        found = self.experiment_id(name)
+        if found is not None:
+            return found
         try:
-            return self.create_experiment(COPIES, {"modelgate": "copies"})
+            return self.create_experiment(name, {"modelgate": "copies"})
         except MlflowException as exc:
             if exc.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
-            found = self.experiment_id(COPIES)
+            found = self.experiment_id(name)
             assert found is not None
             return found
 
@@ -213,7 +264,8 @@ class Registry:
         return version_digest(name, version, self.uri)
 
 
-# the experiment whose runs hold the files of versions copied in from another registry
+# the experiments (one per registered model) whose runs hold the files of versions copied in
+# from another registry
 COPIES = "modelgate-copies"
 
 
