@@ -9,7 +9,13 @@ import sys
 from pytest_modelgate.errors import MissingExtraError
 
 # module -> the extra of pytest-modelgate that installs it
-EXTRAS = {"bentoml": "serve", "pydantic": "serve", "locust": "load", "fairlearn": "fairness"}
+EXTRAS = {
+    "bentoml": "serve",
+    "pydantic": "serve",
+    "locust": "load",
+    "fairlearn": "fairness",
+    "dvc": "dvc",
+}
 
 
 def installed(module: str) -> bool:

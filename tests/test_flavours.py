@@ -1,6 +1,9 @@
 """Every common flavour gated on its probabilities: XGBoost and LightGBM (scikit-learn API and
 raw Boosters, string classes too), CatBoost, and a pyfunc that answers one probability column
-per class; a regressor of each booster; and a flavour without an adapter said so once."""
+per class, each by accuracy (ROC AUC, log loss, Brier), calibration, robustness with a
+probability shift, latency, and against a champion of another flavour (scikit-learn); a
+regressor of each booster; a flavour without an adapter said so once; and a LightGBM version
+promoted and served, answering the probabilities the gates computed."""
 
 from __future__ import annotations
 
@@ -32,12 +35,28 @@ gates:
       roc_auc: {{min: 0.9}}
       log_loss: {{max: 0.5}}
       brier_score_loss: {{max: 0.15{pos}}}
+  calibration:
+    resamples: 200
+    bins: 5
+    metrics:
+      ece: {{max: 0.25}}
   robustness:
     seed: 0
     examples: 10
-    noise: {{relative: 0.01, max_flip_rate: 0.1}}
+    noise: {{relative: 0.01, max_flip_rate: 0.1, max_prob_shift: 0.95}}
     edge_inputs: {{timeout_s: 60}}
+  latency:
+    warmup: 3
+    repeats: 3
+    calls: 20
+    batches:
+      - {{size: 1, p99_ms: 5000}}
 """
+# the same gates against a champion (the version 'production' pins) of another flavour
+VERSUS = {
+    "      roc_auc: {{min: 0.9}}": "      roc_auc: {{min: 0.9, max_drop: 0.1}}",
+    "      ece: {{max: 0.25}}": "      ece: {{max: 0.25, max_increase: 0.25}}",
+}
 REGRESSION_SUITE = """
 model: m
 data: {path: eval.csv}
@@ -144,20 +163,48 @@ def test_a_booster_flavour_is_gated_on_its_probabilities(
 ) -> None:
     flavour, train, labels, adapter = CLASSIFIERS[kind]
     X, y = cancer(labels)
+    champion = sklearn_champion(registry, X.iloc[::2], y[::2])
     model, out = train(X.iloc[::2], y[::2])
     version = log(registry, flavour, model, X, out)
     pos = ", params: {pos_label: benign}" if isinstance(labels[1], str) else ""
     frame = X.iloc[1::2].assign(y=y[1::2])
-    result = gate(pytester, registry, version, frame, PROBABILITY_SUITE.format(pos=pos))
+    suite = PROBABILITY_SUITE
+    for plain, versus in VERSUS.items():
+        suite = suite.replace(plain, versus)
+    result = gate(pytester, registry, version, frame, suite.format(pos=pos))
     result.stdout.no_fnmatch_line("*could not run*")
     result.stdout.fnmatch_lines(
-        [
-            f"candidate m v{version} ({adapter})*",
-            "PASSED*accuracy[[]roc_auc[]]*",
-            "PASSED*accuracy[[]log_loss[]]*",
-        ]
+        [f"candidate m v{version} ({adapter})*champion (production) m v{champion}*"]
     )
+    outcomes = item_outcomes(result)
+    for item in ("accuracy[roc_auc]", "accuracy[roc_auc-vs-champion]", "accuracy[log_loss]",
+                 "calibration[ece]", "calibration[ece-vs-champion]",
+                 "robustness[noise]", "latency[batch-1]"):  # fmt: skip
+        assert outcomes.get(item) == "PASSED", (item, result.stdout.str())
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+
+
+def sklearn_champion(registry: ScratchRegistry, X: pd.DataFrame, y: np.ndarray) -> int:
+    """A scikit-learn pipeline as the version 'production' pins: the champion."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    champion = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(X, y)
+    version = registry.register(champion, "m", X)
+    registry.set_alias("m", "production", version)
+    return version
+
+
+def item_outcomes(result: pytest.RunResult) -> dict[str, str]:
+    """Each gate item's status from the gate table (``STATUS  kind[item]  value ...``)."""
+    statuses = ("PASSED", "FAILED", "INCONCLUSIVE", "ERROR", "SKIPPED", "ADVISORY")
+    found = {}
+    for line in result.stdout.lines:
+        parts = line.split()
+        if len(parts) > 1 and parts[0] in statuses and "[" in parts[1]:
+            found[parts[1]] = parts[0]
+    return found
 
 
 class ClassProbabilities(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
@@ -249,35 +296,42 @@ def test_each_adapter_says_how_it_calls_the_model(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_the_served_bento_of_a_lightgbm_version_answers_its_labels_and_probabilities(
-    registry: ScratchRegistry, bentoml_home: Path, tmp_path: Path
+def test_a_lightgbm_version_promoted_and_served_answers_the_probabilities_it_was_gated_on(
+    pytester: pytest.Pytester, registry: ScratchRegistry, bentoml_home: Path, tmp_path: Path
 ) -> None:
-    from pytest_modelgate.bento.build import BentoTarget, build_bento
-    from pytest_modelgate.bento.loopback import post, served_bento
+    from pytest_modelgate.bento.loopback import post, served
 
     X, y = cancer(("malignant", "benign"))
-    model, out = lgbm_classifier(X, y)
+    model, out = lgbm_classifier(X.iloc[::2], y[::2])
     version = log(registry, "lightgbm", model, X, out)
-    run_id = mlflow.MlflowClient(registry.uri, registry.uri).get_model_version("m", str(version))
-    bento = build_bento(BentoTarget("m", version, run_id.run_id), registry.uri, None, None)
-    rows = X.head(5).to_dict(orient="records")
-    extra = {"MLFLOW_TRACKING_URI": registry.uri}
-    with served_bento(bento, tmp_path / "serve.log", extra_env=extra) as (url, _pid):
+    frame = X.iloc[1::2].assign(y=y[1::2])
+    frame.to_csv(pytester.path / "eval.csv", index=False)
+    write_suite(pytester.path, PROBABILITY_SUITE.format(pos=", params: {pos_label: benign}"))
+    args = [*registry.args("m", version), "-p", "no:cacheprovider", "--promote", "staging"]
+    result = pytester.runpytest(*args)
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    # the numbers the gates judged: the adapter's, on the model files the run downloaded
+    gated = load_model(f"models:/m/{version}", ["lightgbm", "python_function"]).model
+    rows = frame.drop(columns="y").head(5)
+    expected = gated.predict_proba(rows)
+    classes = list(gated.classes_)
+    with served("staging", "m", registry.uri, tmp_path / "serve.log", root=pytester.path) as url:
         status, info = post(f"{url}/model_info", {})
         assert status == 200, info
-        assert (info["flavour"], info["adapter"], info["probabilities"]) == (
+        assert (info["version"], info["flavour"], info["adapter"], info["probabilities"]) == (
+            version,
             "lightgbm",
             "lightgbm LGBMClassifier",
             True,
         )
-        status, labels = post(f"{url}/predict", {"rows": rows})
+        records = rows.to_dict(orient="records")
+        status, labels = post(f"{url}/predict", {"rows": records})
         assert status == 200, labels
-        assert labels == list(model.predict(X.head(5)))
-        status, probabilities = post(f"{url}/predict_proba", {"rows": rows})
+        assert labels == list(gated.predict(rows))
+        status, probabilities = post(f"{url}/predict_proba", {"rows": records})
         assert status == 200, probabilities
-        expected = model.predict_proba(X.head(5))
         for answer, row in zip(probabilities, expected, strict=True):
-            assert answer["benign"] == pytest.approx(row[0], abs=1e-6)
-            assert answer["malignant"] == pytest.approx(row[1], abs=1e-6)
-        status, body = post(f"{url}/predict", {"rows": [{**rows[0], "mean_radius": "big"}]})
+            for label, value in zip(classes, row, strict=True):
+                assert answer[label] == pytest.approx(value, abs=1e-9)
+        status, body = post(f"{url}/predict", {"rows": [{**records[0], "mean_radius": "big"}]})
         assert status == 400, body

@@ -25,6 +25,8 @@ class Dataset:
     features: tuple[str, ...]
     sha256: str
     source: str
+    # for a file tracked by DVC: its path, revision, commit and md5 as DVC knows them
+    dvc: dict[str, str] | None = None
 
     @property
     def X(self) -> pd.DataFrame:
@@ -42,12 +44,13 @@ class Dataset:
         return len(self.frame)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "sha256": self.sha256, "rows": self.rows}
+        found = {"source": self.source, "sha256": self.sha256, "rows": self.rows}
+        return found | ({"dvc": self.dvc} if self.dvc else {})
 
 
 def read_frame(spec: DataSpec) -> tuple[pd.DataFrame, str]:
     """The raw frame and its sha256."""
-    if spec.path is not None or spec.url is not None:
+    if spec.path is not None or spec.url is not None or spec.dvc is not None:
         return _read_file(spec)
     from pytest_modelgate.reference import datasets as reference
 
@@ -83,7 +86,27 @@ def load_dataset(
             f"target column {target!r} in {spec.describe()} has "
             f"{int(frame[target].isna().sum())} missing values"
         )
-    return Dataset(frame, target, tuple(chosen), digest, spec.describe())
+    facts = dvc_facts(spec) if spec.dvc is not None else None
+    return Dataset(frame, target, tuple(chosen), digest, spec.describe(), facts)
+
+
+def dvc_facts(spec: DataSpec) -> dict[str, str]:
+    """What DVC says of the file: its revision, the commit it resolves to, and its md5."""
+    fs = _dvc_fs(spec)
+    scm = fs.repo.scm
+    commit = scm.resolve_rev(spec.rev) if spec.rev is not None else scm.get_rev()
+    return {
+        "path": str(spec.dvc),
+        "rev": spec.rev or "workspace",
+        "commit": str(commit),
+        "md5": str(fs.info(spec.dvc).get("md5") or ""),
+    }
+
+
+def _dvc_fs(spec: DataSpec) -> Any:
+    from dvc.api import DVCFileSystem
+
+    return DVCFileSystem(str(spec.repo), rev=spec.rev)
 
 
 def _read_file(spec: DataSpec) -> tuple[pd.DataFrame, str]:
@@ -119,13 +142,18 @@ def _suffix(spec: DataSpec) -> str:
 
     if spec.path is not None:
         return spec.path.suffix.lower()
+    if spec.dvc is not None:
+        return PurePosixPath(spec.dvc).suffix.lower()
     return PurePosixPath(urlsplit(spec.url or "").path).suffix.lower()
 
 
 def _open(spec: DataSpec) -> Any:
-    """A binary file object: the local file, else the URL through fsspec."""
+    """A binary file object: the local file, the DVC-tracked file (from DVC's cache or its
+    remote), else the URL through fsspec."""
     if spec.path is not None:
         return spec.path.open("rb")
+    if spec.dvc is not None:
+        return _dvc_fs(spec).open(spec.dvc, "rb")
     import fsspec
 
     return fsspec.open(spec.url, "rb").open()

@@ -17,6 +17,9 @@ class DataSpec:
     where: str
     path: Path | None = None
     url: str | None = None  # an fsspec URL, read through fsspec
+    dvc: str | None = None  # a path in a DVC repository, read through DVC at ``rev``
+    rev: str | None = None  # a git revision of that repository (None: its workspace)
+    repo: Path | None = None  # the DVC repository's root
     reference: str | None = None
     split: str = "eval"
 
@@ -25,4 +28,6 @@ class DataSpec:
             return str(self.path)
         if self.url is not None:
             return self.url
+        if self.dvc is not None:
+            return f"dvc:{self.dvc}@{self.rev or 'workspace'}"
         return f"reference:{self.reference}[{self.split}]"

@@ -33,7 +33,7 @@ _TOP_KEYS = {
     "task",
     "error_control",
 }
-_DATA_KEYS = {"path", "reference", "split"}
+_DATA_KEYS = {"path", "reference", "split", "dvc", "rev", "repo"}
 _ERROR_CONTROL_KEYS = {"alpha", "method"}
 TASKS = ("classification", "regression")
 METHODS = ("holm", "bonferroni", "none")
@@ -129,14 +129,67 @@ def _url_spec(node: Node, where: str) -> DataSpec:
     return DataSpec(where=where, url=url)
 
 
+def _dvc_spec(node: Node, where: str) -> DataSpec:
+    """A file tracked by DVC, at a git revision: the repository (``repo``, else the nearest
+    one above the suite), the revision and the file checked now, through DVC's own API."""
+    path_node = node.require("dvc")
+    path = path_node.as_str().strip()
+    if Path(path).suffix.lower() not in READERS:
+        raise path_node.error(f"expected a {'/'.join(READERS)} file, got {path!r}")
+    rev = node.value_or("rev", lambda n: str(n.value).strip(), None)
+    repo_node = node.get("repo")
+    repo = _dvc_root(node.path.parent) if repo_node is None else (
+        node.path.parent / repo_node.as_str()
+    ).resolve()  # fmt: skip
+    if repo is None or not (repo / ".dvc").is_dir():
+        raise (repo_node or path_node).error(
+            f"no DVC repository (a directory with .dvc/) "
+            f"{'at ' + str(repo) if repo else 'above ' + str(node.path.parent)}: name it with "
+            "'repo'"
+        )
+    try:
+        from dvc.api import DVCFileSystem
+    except ImportError:
+        raise path_node.error(
+            "data tracked by DVC needs DVC: pip install 'pytest-modelgate[dvc]'"
+        ) from None
+    try:
+        fs = DVCFileSystem(str(repo), rev=rev)
+        if rev is not None:
+            fs.repo.scm.resolve_rev(rev)  # an unknown revision is an error, not the workspace
+        found = fs.isfile(path)
+    except Exception as exc:  # DVC and its git backends raise their own errors
+        raise node.error(
+            f"cannot read {path} at {rev or 'the workspace'} of {repo}: {type(exc).__name__}: {exc}"
+        ) from None
+    if not found:
+        raise path_node.error(f"{path} is not in {repo} at {rev or 'the workspace'}")
+    return DataSpec(where=where, dvc=path, rev=rev, repo=repo)
+
+
+def _dvc_root(start: Path) -> Path | None:
+    for directory in (start.resolve(), *start.resolve().parents):
+        if (directory / ".dvc").is_dir():
+            return directory
+    return None
+
+
 def data_spec(node: Node) -> DataSpec:
     """A ``{path: ...}`` or ``{reference: ..., split: ...}`` mapping (relative to the suite)."""
     from pytest_modelgate.reference import datasets as reference
 
     node.mapping().only(_DATA_KEYS)
     where = f"{node.path}:{node.line}"
-    if node.has("path") == node.has("reference"):
-        raise node.error("expected exactly one of 'path' (a CSV/Parquet file) or 'reference'")
+    if [node.has("path"), node.has("dvc"), node.has("reference")].count(True) != 1:
+        raise node.error(
+            "expected exactly one of 'path' (a CSV/Parquet file or URL), 'dvc' (a file tracked "
+            "by DVC) or 'reference'"
+        )
+    if node.has("dvc"):
+        return _dvc_spec(node, where)
+    for key in ("rev", "repo"):
+        if node.has(key):
+            raise node.require(key).error(f"'{key}' goes with 'dvc' (a file tracked by DVC)")
     if node.has("path"):
         path_node = node.require("path")
         if "://" in path_node.as_str():
