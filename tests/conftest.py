@@ -142,3 +142,10 @@ def places(client: Any, name: str = "m", path: Any = None) -> Any:
     from pytest_modelgate.promotion.places import Places
 
     return Places.of_candidate(path or DEFAULT_PATH, client, str(client.tracking_uri), name)
+
+
+def cli(*args: str) -> int:
+    """A ``modelgate`` command in this process; its exit code."""
+    from pytest_modelgate.cli.main import main
+
+    return main(list(args))

@@ -19,7 +19,7 @@ from pytest_modelgate.promotion.evidence import SOURCE, SOURCE_VERSION
 from pytest_modelgate.promotion.registry import Registry as PromotionRegistry
 from pytest_modelgate.reference.models import log_and_register
 
-from .conftest import copy_column_model
+from .conftest import cli, copy_column_model
 from .mlflow_server import mlflow_server
 
 PATH = """\
@@ -42,12 +42,6 @@ import pytest
 def test_first_gate():
     pass
 """
-
-
-def cli(*args: str) -> int:
-    from pytest_modelgate.cli.main import main
-
-    return main(list(args))
 
 
 @pytest.mark.slow

@@ -14,7 +14,7 @@ from pytest_modelgate.plugin.promotion import NOT_PROMOTED
 from pytest_modelgate.promotion import ledger
 from pytest_modelgate.promotion.registry import Registry as PromotionRegistry
 
-from .conftest import ScratchRegistry, copy_column_model
+from .conftest import ScratchRegistry, cli, copy_column_model
 
 ENVS = ("dev", "uat", "staging", "production")
 PATH = """\
@@ -38,12 +38,6 @@ def test_{name}_gate():
 def gates(pytester: pytest.Pytester, *names: str) -> None:
     body = "".join(GATE.format(name=name) for name in names)
     pytester.makepyfile(test_gates="import pytest\n" + body)
-
-
-def cli(*args: str) -> int:
-    from pytest_modelgate.cli.main import main
-
-    return main(list(args))
 
 
 @pytest.mark.slow

@@ -47,7 +47,7 @@ ENV_SKEW = "MODELGATE_LEASE_SKEW_S"
 DEFAULT_TTL_S = 60.0
 DEFAULT_SKEW_S = 5.0  # how far two promoters' clocks may disagree
 RENEW_EVERY = 1 / 3  # of the TTL, while a long step (the bento build) runs
-LEASE_TAG = "modelgate.lease."  # the prefix of a lease entity's tags
+LEASE_TAG = "modelgate.lease."  # the prefix of a generation's tags
 
 
 def lease_key(model: str, env: str) -> str:
@@ -131,7 +131,7 @@ def _dead_here(identity: str, pid: int, started: str) -> bool:
     return fields[19] != started or fields[0] == "Z"
 
 
-# -- what a lease entity says ----------------------------------------------------------------
+# -- what a generation says ----------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -145,7 +145,7 @@ class LeaseRecord:
     identity: str
     pid: int
     pid_start: str
-    acquired_at: float  # epoch seconds, the registry's clock (the entity's creation time)
+    acquired_at: float  # epoch seconds, the registry's clock (the version's creation time)
     expires_at: float  # epoch seconds, the holder's clock, pushed forward by renewals
     longest_call_s: float  # the holder's bound on one registry call, retries included
     intent: dict[str, Any]

@@ -128,7 +128,7 @@ class Registry:
         # a version without files is ready at once: no waiting (nor its log line)
         return self._client.create_model_version(name, source, tags=tags, await_creation_for=0)
 
-    # -- registered models (the user's, and the lease's entities) --------------------------
+    # -- registered models (the user's, and the leases) -----------------------------------
 
     def registered_model(self, name: str) -> Any | None:
         """The registered model, or None when there is none of that name."""
