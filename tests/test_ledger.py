@@ -268,3 +268,19 @@ def test_a_registry_that_cannot_answer_is_one_clear_line_and_a_non_zero_exit(
         if name == "promote":
             assert lines[0].startswith("modelgate: NOT promoted to staging: registry ")
             assert lines[0].endswith("nothing was changed")
+
+
+def test_grants_lists_what_each_role_needs_and_refuses_to_apply_without_authentication(
+    history, capsys
+):
+    code, out, _ = _cli(capsys, "grants", "m", "--promoter", "alice", "--tracking-uri", history.uri)
+    assert code == 0
+    assert "promoters of m:" in out
+    assert "EDIT on registered model 'm' (moving alias 'staging'" in out
+    assert "EDIT on experiment 'modelgate-ledger/m' (the ledger of m)" in out
+    assert "auditors of m:" in out
+    args = ("grants", "m", "--promoter", "alice", "--apply", "--tracking-uri", history.uri)
+    code, _, err = _cli(capsys, *args)
+    assert code == 1
+    assert "has no authentication" in err
+    assert "nothing to grant" in err

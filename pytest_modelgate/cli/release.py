@@ -411,6 +411,12 @@ def cmd_grants(args: argparse.Namespace) -> int:
         if not (args.promoter or args.auditor):
             print("name the accounts with --promoter USER / --auditor USER, then --apply")
         return 0
+    for place in places:
+        if place.registry.user() is None:
+            return _fail(
+                f"{redacted(place.registry.uri)} has no authentication (or no credentials are "
+                "set: MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD): nothing to grant"
+            )
     for role, needs in roles.items():
         for user in users[role]:
             for place, need in needs:
