@@ -87,6 +87,9 @@ def test_a_version_walks_a_path_over_two_registries_as_one_checked_copy(
         unapproved.stderr.fnmatch_lines(["*production requires an approval*"])
         approved = promote(v1, "production", "--approved-by", "alice")
         assert approved.ret == pytest.ExitCode.OK, approved.stdout.str()
+        approved.stdout.fnmatch_lines(
+            [f"promoted m-prod v{copy.version} to production (alias 'champion' was nothing)"]
+        )
         assert there.pinned("m-prod", "production") == int(copy.version)  # alias 'champion'
         assert len(there.versions("m-prod")) == 1  # both environments share the copy
         assert "champion" in there.registered_model("m-prod").aliases

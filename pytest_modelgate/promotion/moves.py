@@ -425,7 +425,7 @@ class Promotion:
                 )
         except Exception as undo_exc:
             state = (
-                f"alias {request.env!r} was not changed ({version_text(request.expected)}); "
+                f"alias {request.step.alias_name!r} was not changed ({version_text(request.expected)}); "
                 f"v{request.version} may carry part of its new {request.env} evidence"
             )
             raise PromotionError(
@@ -438,7 +438,7 @@ class Promotion:
         state = "; ".join(undone) if undone else "no evidence had been written"
         reason = why(exc) if isinstance(exc, PromotionError) else (
             f"{what} failed while {self.step}: {why(exc)}; undone ({state}): "
-            f"alias {request.env!r} still pins {version_text(request.expected)}"
+            f"alias {request.step.alias_name!r} still pins {version_text(request.expected)}"
         )  # fmt: skip
         event = {"action": "abort", "version": request.version, "reason": reason, "outcome": state}
         note = record_under(self.registry, self.lease, request.expected, event)
@@ -458,7 +458,7 @@ class Promotion:
                 raise PromotionError(
                     f"promoting {request.describe()}: the alias write failed ({why(exc)}) and "
                     f"the alias cannot be read ({why(read_exc)}), so whether it moved is "
-                    f"unknown: alias {request.env!r} pins {version_text(request.expected)} or "
+                    f"unknown: alias {request.step.alias_name!r} pins {version_text(request.expected)} or "
                     f"v{request.version}, which carries its new evidence. The next promotion "
                     f"or `modelgate recover {request.name} {request.env}` finishes or undoes "
                     "the move once the registry answers",
@@ -479,7 +479,7 @@ class Promotion:
             pinned = persist(lambda: registry.pinned(request.name, request.env))
             if pinned != request.version:
                 raise PromotionError(
-                    f"alias {request.env!r} of {request.name} was moved to "
+                    f"alias {request.step.alias_name!r} of {request.name} was moved to "
                     f"{version_text(pinned)} outside modelgate right after this move set it"
                 )
             fault_point("before-ledger")
@@ -695,7 +695,7 @@ def compare_alias(registry: Registry, request: PromotionRequest) -> None:
 def check_unmoved(request: PromotionRequest, current: int | None) -> None:
     if current != request.expected:
         raise PromotionError(
-            f"alias {request.env!r} of {request.name} moved since the run began "
+            f"alias {request.step.alias_name!r} of {request.name} moved since the run began "
             f"({version_text(request.expected)} then, {version_text(current)} now); "
             "nothing was changed: gate again against the current state"
         )
@@ -745,7 +745,11 @@ def rollback(registry: Registry, name: str, env: str, reason: str | None = None)
     current = registry.pinned(name, env)
     if current is None:
         raise _refused(
-            registry, name, env, None, f"alias {env!r} of {name} is not set: nothing to roll back"
+            registry,
+            name,
+            env,
+            None,
+            f"alias {registry.alias(env)!r} of {name} is not set: nothing to roll back",
         )
     try:
         target = rollback_target(registry, name, env, current)
@@ -757,7 +761,9 @@ def rollback(registry: Registry, name: str, env: str, reason: str | None = None)
     settle(registry, lease, f"rolling {name} {env} back")
     try:
         if registry.pinned(name, env) != current:
-            raise PromotionError(f"alias {env!r} of {name} moved meanwhile; nothing was changed")
+            raise PromotionError(
+                f"alias {registry.alias(env)!r} of {name} moved meanwhile; nothing was changed"
+            )
         try:
             verify_evidence(registry, name, target, env)
         except EvidenceError as exc:
@@ -777,7 +783,7 @@ def rollback(registry: Registry, name: str, env: str, reason: str | None = None)
     except Exception as exc:
         raise PromotionError(
             f"rolling {name} {env} back to v{target}: the alias write failed ({why(exc)}); "
-            f"alias {env!r} pins v{current} or v{target}: the next move or `modelgate recover "
+            f"alias {registry.alias(env)!r} pins v{current} or v{target}: the next move or `modelgate recover "
             f"{name} {env}` finishes or undoes it",
             changed=True,
         ) from exc
@@ -817,7 +823,7 @@ def done_lines(result: PromotionResult) -> list[str]:
         ]
     lines = [
         f"promoted {request.name} v{request.version} to {request.env} "
-        f"(alias {request.env!r} was {version_text(result.previous)})",
+        f"(alias {request.step.alias_name!r} was {version_text(result.previous)})",
         *lines,
         f"  bento {result.bento}",
         f"  evidence sha256 {result.report_sha256} in {result.report_artifact}",

@@ -53,9 +53,11 @@ def undo_promotion(
     if pinned == version and version != previous:
         lease.fence("putting the alias back")
         registry.point(name, env, previous)
-        done.append(f"alias {env!r} put back on {version_text(previous)}")
+        done.append(f"alias {registry.alias(env)!r} put back on {version_text(previous)}")
     elif pinned not in (version, previous):
-        done.append(f"alias {env!r} left on {version_text(pinned)} (set outside modelgate)")
+        done.append(
+            f"alias {registry.alias(env)!r} left on {version_text(pinned)} (set outside modelgate)"
+        )
     if undo and undo.get("tags"):
         lease.fence("restoring the evidence tags")
         restore_tags(registry, name, int(undo["version"]), undo["tags"])
