@@ -284,3 +284,6 @@ def test_grants_lists_what_each_role_needs_and_refuses_to_apply_without_authenti
     assert code == 1
     assert "has no authentication" in err
     assert "nothing to grant" in err
+    code, _, err = _cli(capsys, "grants", "nope", "--tracking-uri", history.uri)
+    assert code == 1
+    assert "no registered model 'nope' in " in err

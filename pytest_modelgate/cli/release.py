@@ -401,6 +401,8 @@ def cmd_grants(args: argparse.Namespace) -> int:
     from pytest_modelgate.promotion.permissions import grant, role_needs
 
     places = _places(args, args.name)
+    if places.source.registered_model(args.name) is None:  # else grants for nothing
+        return _fail(f"no registered model {args.name!r} in {redacted(places.source.uri)}")
     roles = role_needs(list(places), places.source)
     users = {"promoter": args.promoter, "auditor": args.auditor}
     for role, needs in roles.items():
