@@ -16,6 +16,21 @@ CHATTER = {
 }
 
 
+# Warnings raised while a library imports another it found installed: pandera imports
+# pyspark.pandas when pyspark is there (the spark extra), and pyspark 4.3 warns on import that
+# it does not fully support pandas 3
+IMPORT_CHATTER = ((".*PySpark does not yet fully support pandas", FutureWarning),)
+
+
+@contextlib.contextmanager
+def quiet_imports() -> Iterator[None]:
+    """Import libraries without their known chatter about each other (see IMPORT_CHATTER)."""
+    with warnings.catch_warnings():
+        for message, category in IMPORT_CHATTER:
+            warnings.filterwarnings("ignore", message=message, category=category)
+        yield
+
+
 @contextlib.contextmanager
 def quiet_logger(name: str, level: int = logging.WARNING) -> Iterator[None]:
     """Raise a library logger's level for a while (MLflow logs 'creating tables' and similar

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_modelgate.errors import InputSchemaError
 from pytest_modelgate.jsonio import scalar
+from pytest_modelgate.quiet import quiet_imports
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,6 +35,14 @@ MLFLOW_TYPES = {
 }
 
 
+def pandera() -> Any:
+    """``pandera.pandas``, imported without its chatter about pyspark."""
+    with quiet_imports():
+        import pandera.pandas
+
+    return pandera.pandas
+
+
 def import_object(path: str) -> Any:
     """``pkg.mod:Name`` or ``pkg.mod.Name`` -> the object."""
     module_name, sep, attr = path.partition(":")
@@ -42,7 +51,8 @@ def import_object(path: str) -> Any:
     if not module_name or not attr:
         raise InputSchemaError(f"expected 'package.module:Name', got {path!r}")
     try:
-        module = importlib.import_module(module_name)
+        with quiet_imports():  # a schema module imports pandera
+            module = importlib.import_module(module_name)
     except ImportError as exc:
         raise InputSchemaError(f"cannot import {module_name!r}: {exc}") from None
     try:
@@ -53,7 +63,7 @@ def import_object(path: str) -> Any:
 
 def as_schema(obj: Any, where: str) -> Any:
     """A pandera DataFrameSchema from a DataFrameModel subclass or a DataFrameSchema."""
-    import pandera.pandas as pa
+    pa = pandera()
 
     if isinstance(obj, pa.DataFrameSchema):
         return obj
@@ -67,7 +77,7 @@ def as_schema(obj: Any, where: str) -> Any:
 def inline_column(name: str, dtype: str | None, nullable: bool, checks: dict[str, Any]) -> Any:
     """A pandera Column from a suite declaration; ``checks`` maps a built-in Check name to its
     argument (a mapping is passed as keyword arguments)."""
-    import pandera.pandas as pa
+    pa = pandera()
 
     built = []
     for check_name, arg in checks.items():
@@ -85,7 +95,7 @@ def inline_column(name: str, dtype: str | None, nullable: bool, checks: dict[str
 
 
 def inline_schema(columns: list[Any], strict: bool) -> Any:
-    import pandera.pandas as pa
+    pa = pandera()
 
     return pa.DataFrameSchema({c.name: c for c in columns}, strict=strict)
 
@@ -121,7 +131,7 @@ def section_reference(section: dict[str, Any]) -> str | None:
 def load_reference(reference: str, where: str) -> Any:
     """The pandera schema a bento argument names (``section_reference``'s output)."""
     if reference.startswith(YAML_PREFIX):
-        import pandera.pandas as pa
+        pa = pandera()
 
         try:
             return pa.DataFrameSchema.from_yaml(reference.removeprefix(YAML_PREFIX))
@@ -175,7 +185,8 @@ def validate(schema: Any, frame: pd.DataFrame, first: int = 5) -> Validation:
     from pandera.errors import SchemaError, SchemaErrors
 
     try:
-        schema.validate(frame, lazy=True)
+        with quiet_imports():  # pandera imports pyspark's pandas types on first validation
+            schema.validate(frame, lazy=True)
     except SchemaErrors as exc:
         return _from_cases(len(frame), exc.failure_cases, first)
     except SchemaError as exc:

@@ -15,17 +15,55 @@ sklearn with the same sample weights. Anything else returns None and the caller 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 # (resamples x rows weights, optionally their row sums) -> one value per resample
 Scorer = Callable[..., np.ndarray]
+# (resamples x terms weighted sums, resamples weight totals) -> one value per resample
+Finish = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Summed:
+    """A metric as per-row terms and the function of their weighted sums that gives it: the
+    sums of any split of the rows add up, so the streaming and Spark engines merge them."""
+
+    terms: np.ndarray  # rows x terms
+    finish: Finish
 
 
 def scorer(metric: Any, y_true: np.ndarray, y_pred: np.ndarray) -> Scorer | None:
     """A batch scorer of ``metric(y_true, y_pred, sample_weight=w)`` for every row ``w`` of a
     weight matrix, or None when the metric (or its parameters) is not one covered here."""
+    func = getattr(metric, "func", metric)
+    if getattr(func, "__name__", "") == "roc_auc_score":
+        kwargs = dict(getattr(metric, "keywords", None) or {})
+        try:
+            return _roc_auc(np.asarray(y_true), np.asarray(y_pred), kwargs) if _is_sklearn(func) else None
+        except (TypeError, ValueError):
+            return None
+    summed = summed_terms(metric, y_true, y_pred)
+    if summed is None:
+        return None
+    terms = np.ascontiguousarray(summed.terms, dtype=float)
+
+    def score(weights: np.ndarray, total: np.ndarray | None = None) -> np.ndarray:
+        w = np.asarray(weights, dtype=float)
+        total = w.sum(axis=1) if total is None else total
+        return summed.finish(w @ terms, total)
+
+    return score
+
+
+def summed_terms(
+    metric: Any, y_true: np.ndarray, y_pred: np.ndarray, classes: Any = None
+) -> Summed | None:
+    """The metric's per-row terms and finishing function, or None when it is not a sum of
+    per-row terms covered here. ``classes``: the classes of every row (a part of the rows may
+    lack some), else those of ``y_true``."""
     func = getattr(metric, "func", metric)
     kwargs = dict(getattr(metric, "keywords", None) or {})
     name = getattr(func, "__name__", "")
@@ -33,9 +71,15 @@ def scorer(metric: Any, y_true: np.ndarray, y_pred: np.ndarray) -> Scorer | None
     if build is None or not _is_sklearn(func):
         return None
     try:
-        return build(np.asarray(y_true), np.asarray(y_pred), kwargs)
+        return build(np.asarray(y_true), np.asarray(y_pred), kwargs, classes)
     except (TypeError, ValueError):
         return None  # inputs of a kind the formulas do not take: let sklearn say it
+
+
+def covers(metric: Any) -> bool:
+    """Whether the metric is one of the sums here (parameters aside)."""
+    func = getattr(metric, "func", metric)
+    return getattr(func, "__name__", "") in _BUILDERS and _is_sklearn(func)
 
 
 def _is_sklearn(func: Any) -> bool:
@@ -50,17 +94,13 @@ def _numeric(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.nda
     return y_true.astype(float), y_pred.astype(float)
 
 
-def _weighted_mean(terms: np.ndarray) -> Scorer:
-    """sum(w * terms) / sum(w) for each row of w."""
-    stacked = np.ascontiguousarray(terms, dtype=float)
+def _mean(sums: np.ndarray, total: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(sums[:, 0] / total, dtype=float)
 
-    def score(weights: np.ndarray, total: np.ndarray | None = None) -> np.ndarray:
-        w = np.asarray(weights, dtype=float)
-        total = w.sum(axis=1) if total is None else total
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.asarray((w @ stacked) / total, dtype=float)
 
-    return score
+def _root_mean(sums: np.ndarray, total: np.ndarray) -> np.ndarray:
+    return np.sqrt(_mean(sums, total))
 
 
 def _only(kwargs: dict[str, Any], allowed: dict[str, Any]) -> None:
@@ -70,31 +110,34 @@ def _only(kwargs: dict[str, Any], allowed: dict[str, Any]) -> None:
             raise ValueError(f"parameter {key}={value!r} is not covered")
 
 
-def _mae(y: np.ndarray, p: np.ndarray, kwargs: dict[str, Any]) -> Scorer:
+def _column(terms: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(terms, dtype=float).reshape(-1, 1)
+
+
+def _mae(y: np.ndarray, p: np.ndarray, kwargs: dict[str, Any], classes: Any) -> Summed:
     _only(kwargs, {"multioutput": "uniform_average"})
     y, p = _numeric(y, p)
-    return _weighted_mean(np.abs(p - y))
+    return Summed(_column(np.abs(p - y)), _mean)
 
 
-def _mse(y: np.ndarray, p: np.ndarray, kwargs: dict[str, Any]) -> Scorer:
+def _mse(y: np.ndarray, p: np.ndarray, kwargs: dict[str, Any], classes: Any) -> Summed:
     _only(kwargs, {"multioutput": "uniform_average"})
     y, p = _numeric(y, p)
-    return _weighted_mean((p - y) ** 2)
+    return Summed(_column((p - y) ** 2), _mean)
 
 
-def _rmse(y: np.ndarray, p: np.ndarray, kwargs: dict[str, Any]) -> Scorer:
-    mse = _mse(y, p, kwargs)
-    return lambda weights, total=None: np.sqrt(mse(weights, total))
+def _rmse(y: np.ndarray, p: np.ndarray, kwargs: dict[str, Any], classes: Any) -> Summed:
+    return Summed(_mse(y, p, kwargs, classes).terms, _root_mean)
 
 
-def _mape(y: np.ndarray, p: np.ndarray, kwargs: dict[str, Any]) -> Scorer:
+def _mape(y: np.ndarray, p: np.ndarray, kwargs: dict[str, Any], classes: Any) -> Summed:
     _only(kwargs, {"multioutput": "uniform_average"})
     y, p = _numeric(y, p)
     epsilon = np.finfo(np.float64).eps  # sklearn's floor on |y|
-    return _weighted_mean(np.abs(p - y) / np.maximum(np.abs(y), epsilon))
+    return Summed(_column(np.abs(p - y) / np.maximum(np.abs(y), epsilon)), _mean)
 
 
-def _variance_ratio(y: np.ndarray, p: np.ndarray, kwargs: dict[str, Any], centred: bool) -> Scorer:
+def _variance_ratio(y: np.ndarray, p: np.ndarray, kwargs: dict[str, Any], centred: bool) -> Summed:
     """1 - SSE/SST (r2) or 1 - Var(e)/Var(y) (explained variance), weighted, with sklearn's
     force_finite results: 1 for a perfect fit of a constant target, else 0."""
     _only(kwargs, {"multioutput": "uniform_average", "force_finite": True})
@@ -108,10 +151,7 @@ def _variance_ratio(y: np.ndarray, p: np.ndarray, kwargs: dict[str, Any], centre
         terms[:, 3] = e
     del e
 
-    def score(weights: np.ndarray, total: np.ndarray | None = None) -> np.ndarray:
-        w = np.asarray(weights, dtype=float)
-        total = w.sum(axis=1) if total is None else total
-        sums = w @ terms
+    def finish(sums: np.ndarray, total: np.ndarray) -> np.ndarray:
         see, sy, syy = sums[:, 0], sums[:, 1], sums[:, 2]
         se = sums[:, 3] if centred else 0.0
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -123,24 +163,28 @@ def _variance_ratio(y: np.ndarray, p: np.ndarray, kwargs: dict[str, Any], centre
         perfect = numerator <= 1e-12 * np.maximum(see, 1.0)
         return np.asarray(np.where(flat, np.where(perfect, 1.0, 0.0), value), dtype=float)
 
-    return score
+    return Summed(terms, finish)
 
 
-def _r2(y: np.ndarray, p: np.ndarray, kwargs: dict[str, Any]) -> Scorer:
+def _r2(y: np.ndarray, p: np.ndarray, kwargs: dict[str, Any], classes: Any) -> Summed:
     return _variance_ratio(y, p, kwargs, centred=False)
 
 
-def _explained_variance(y: np.ndarray, p: np.ndarray, kwargs: dict[str, Any]) -> Scorer:
+def _explained_variance(
+    y: np.ndarray, p: np.ndarray, kwargs: dict[str, Any], classes: Any
+) -> Summed:
     return _variance_ratio(y, p, kwargs, centred=True)
 
 
-def _log_loss(y: np.ndarray, p: np.ndarray, kwargs: dict[str, Any]) -> Scorer:
+def _log_loss(y: np.ndarray, p: np.ndarray, kwargs: dict[str, Any], given: Any) -> Summed:
     """Each row's -log(probability of its true class), clipped and normalised as sklearn does;
     the classes are ``labels`` or the sorted labels of all rows (as sklearn infers them from a
     weighted call, whatever a resample drew)."""
     _only(kwargs, {"labels": kwargs.get("labels"), "normalize": True})
     labels = kwargs.get("labels")
-    classes = np.unique(y) if labels is None else np.asarray(labels)
+    if labels is None:
+        labels = given
+    classes = np.unique(y) if labels is None else np.sort(np.asarray(labels))
     proba = np.asarray(p, dtype=float)
     if proba.ndim == 1:
         if len(classes) > 2:
@@ -159,13 +203,13 @@ def _log_loss(y: np.ndarray, p: np.ndarray, kwargs: dict[str, Any]) -> Scorer:
     del clipped
     np.log(true, out=true)
     np.negative(true, out=true)
-    return _weighted_mean(true)
+    return Summed(_column(true), _mean)
 
 
-def _brier(y: np.ndarray, p: np.ndarray, kwargs: dict[str, Any]) -> Scorer:
+def _brier(y: np.ndarray, p: np.ndarray, kwargs: dict[str, Any], given: Any) -> Summed:
     _only(kwargs, {"pos_label": kwargs.get("pos_label")})
     prob = np.asarray(p, dtype=float)
-    classes = np.unique(y)
+    classes = np.unique(y) if given is None else np.sort(np.asarray(given))
     if prob.ndim != 1 or len(classes) > 2:
         raise ValueError("binary probabilities only")
     pos = kwargs.get("pos_label")
@@ -173,7 +217,7 @@ def _brier(y: np.ndarray, p: np.ndarray, kwargs: dict[str, Any]) -> Scorer:
         if classes.dtype.kind not in "iub" and not set(classes.tolist()) <= {0.0, 1.0}:
             raise ValueError("sklearn needs pos_label for these labels")
         pos = classes[-1] if len(classes) == 2 else 1
-    return _weighted_mean((prob - (y == pos).astype(float)) ** 2)
+    return Summed(_column((prob - (y == pos).astype(float)) ** 2), _mean)
 
 
 def _roc_auc(y: np.ndarray, p: np.ndarray, kwargs: dict[str, Any]) -> Scorer:
@@ -212,7 +256,7 @@ def _roc_auc(y: np.ndarray, p: np.ndarray, kwargs: dict[str, Any]) -> Scorer:
     return score
 
 
-_BUILDERS: dict[str, Callable[[np.ndarray, np.ndarray, dict[str, Any]], Scorer]] = {
+_BUILDERS: dict[str, Callable[[np.ndarray, np.ndarray, dict[str, Any], Any], Summed]] = {
     "mean_absolute_error": _mae,
     "mean_squared_error": _mse,
     "root_mean_squared_error": _rmse,
@@ -221,5 +265,25 @@ _BUILDERS: dict[str, Callable[[np.ndarray, np.ndarray, dict[str, Any]], Scorer]]
     "explained_variance_score": _explained_variance,
     "log_loss": _log_loss,
     "brier_score_loss": _brier,
-    "roc_auc_score": _roc_auc,
 }
+
+# ROC AUC from counts per score bin: the streaming engines' form of it (a sort of every row's
+# score is not mergeable; TFX's evaluator likewise counts per threshold bucket). Pairs of a
+# positive and a negative in the same bin count half, as ties do: the binned value is within
+# the share of pairs falling in one bin (about 1 / AUC_BINS of them) of the exact one.
+AUC_BINS = 4096
+
+
+def auc_bin(scores: np.ndarray) -> np.ndarray:
+    """Each probability's bin of [0, 1]."""
+    clipped = np.clip(np.asarray(scores, dtype=float), 0.0, 1.0)
+    return np.minimum((clipped * AUC_BINS).astype(np.int64), AUC_BINS - 1)
+
+
+def binned_roc_auc(positives: np.ndarray, negatives: np.ndarray) -> np.ndarray:
+    """Per resample (rows of resamples x bins weighted counts): the share of (positive,
+    negative) pairs ordered right, ties within a bin counting half."""
+    below = np.cumsum(negatives, axis=1) - 0.5 * negatives
+    total = positives.sum(axis=1) * negatives.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(np.where(total > 0, (positives * below).sum(axis=1) / total, np.nan))

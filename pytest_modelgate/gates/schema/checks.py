@@ -13,7 +13,7 @@ from pytest_modelgate.candidate.input_schema import (
 from pytest_modelgate.gates.api import GateContext, GateResult
 from pytest_modelgate.gates.schema.spec import EXTRA_COLUMN, SchemaSpec
 from pytest_modelgate.jsonio import plain
-from pytest_modelgate.quiet import quiet_logger
+from pytest_modelgate.quiet import quiet_imports, quiet_logger
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -354,7 +354,8 @@ def serve(schema: Any, model: Any, probe: Probe) -> Outcome:
     from pandera.errors import SchemaError, SchemaErrors
 
     try:
-        schema.validate(probe.frame, lazy=True)
+        with quiet_imports():  # pandera imports pyspark's pandas types on first validation
+            schema.validate(probe.frame, lazy=True)
     except (SchemaErrors, SchemaError) as exc:  # neither is a subclass of the other
         return Outcome(probe.name, probe.column, "schema", str(exc))
     try:
