@@ -12,6 +12,7 @@ from pytest_modelgate.errors import MissingExtraError
 EXTRAS = {
     "bentoml": "serve",
     "pydantic": "serve",
+    "prometheus_client": "serve",
     "locust": "load",
     "fairlearn": "fairness",
     "dvc": "dvc",

@@ -49,3 +49,24 @@ class SigmoidClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return self.classes_[(self.predict_proba(X)[:, 1] > 0.5).astype(int)]
+
+
+# -- flaws only live traffic shows: the evaluation data has b and c in {0, 1} ----------------
+UNSEEN = 5.0  # b or c above this never occurs in the evaluation data
+SLOW_S = 0.3
+
+
+def fails_or_stalls_on_unseen(X: Any) -> Any:
+    """Refuses a batch holding a row with b above UNSEEN; stalls on one with c above it."""
+    frame = pd.DataFrame(X)
+    if (frame["b"] > UNSEEN).any():
+        raise ValueError("b is out of the range this model was trained on")
+    if (frame["c"] > UNSEEN).any():
+        time.sleep(SLOW_S)
+    return X
+
+
+def traffic_flawed_model(X: pd.DataFrame, y: Any) -> Any:
+    return make_pipeline(
+        FunctionTransformer(fails_or_stalls_on_unseen), DecisionTreeClassifier(random_state=0)
+    ).fit(X, y)

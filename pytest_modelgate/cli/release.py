@@ -102,7 +102,33 @@ def add_commands(sub: Any) -> None:
     serve.add_argument("--model-name", default=None, help="needed when several models")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=3000)
+    serve.add_argument(
+        "--follow",
+        action="store_true",
+        help="keep serving ENV's alias: when it moves, bring up the newly pinned bento (its "
+        "evidence verified) and switch over without refusing requests",
+    )
+    serve.add_argument(
+        "--poll", type=float, default=10.0, help="with --follow: seconds between alias reads"
+    )
     _common(serve, cmd_serve)
+
+    guard = sub.add_parser(
+        "guard",
+        help="watch ENV's served metrics: confirm the pinned version, or roll it back",
+    )
+    guard.add_argument(
+        "env", help="an environment of the promotion path (its `guard:` says what to check)"
+    )
+    guard.add_argument("--model-name", default=None, help="needed when several models")
+    guard.add_argument("--url", default=None, help="the served environment's base URL")
+    guard.add_argument("--prometheus", default=None, help="or a Prometheus server's base URL")
+    guard.add_argument("--selector", default=None, help="label matchers for --prometheus")
+    guard.add_argument("--interval", type=float, default=None, help="seconds between looks")
+    guard.add_argument("--looks", type=int, default=None, help="at most this many looks")
+    guard.add_argument("--confirm-after", type=int, default=None, help="looks before a pass")
+    guard.add_argument("--alpha", type=float, default=None, help="false alarms, whole guard")
+    _common(guard, cmd_guard)
 
 
 def _common(parser: argparse.ArgumentParser, command: Callable[[argparse.Namespace], int]) -> None:
@@ -200,7 +226,22 @@ def cmd_status(args: argparse.Namespace) -> int:
                 print(f"  {line}")
             if step.rules():
                 print(f"    needs: {'; '.join(step.rules())}")
+            if step.guard is not None:
+                print(f"    {guard_line(place)}")
     return 0
+
+
+def guard_line(place: Place) -> str:
+    """Whether the live guard confirmed the version the environment pins."""
+    from pytest_modelgate.promotion import ledger
+
+    pinned = place.registry.pinned(place.name, place.env)
+    if pinned is None:
+        return "guard: nothing pinned to guard"
+    event = ledger.confirmed(place.registry, place.name, place.env, pinned)
+    if event is None:
+        return f"guard: v{pinned} not confirmed yet (modelgate guard {place.env})"
+    return f"guard: v{pinned} confirmed at {event.at} (ledger event #{event.seq})"
 
 
 def since(events: list[Any], pinned: int) -> str:
@@ -426,6 +467,21 @@ def cmd_grants(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- the live guard --------------------------------------------------------------------------
+
+
+def cmd_guard(args: argparse.Namespace) -> int:
+    """0: confirmed; 1: failed (rolled back); 3: inconclusive (the alias stays)."""
+    from pytest_modelgate.cli.live import guard_spec, run_guard
+
+    try:
+        place = _place(args, args.env, args.model_name)
+        spec = guard_spec(_path(args).step(args.env), args)
+    except ModelgateError as exc:
+        return _fail(str(exc))
+    return run_guard(place, spec)
+
+
 # -- serve -----------------------------------------------------------------------------------
 
 
@@ -439,6 +495,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ModelgateError as exc:
         return _fail(str(exc))
     registry, name = place.registry, place.name
+    if args.follow:
+        from pytest_modelgate.cli.live import follow
+
+        return follow(place, args.host, args.port, args.poll)
     pinned = registry.pinned(name, args.env)
     if pinned is None:
         return _fail(f"alias {registry.alias(args.env)!r} of {name} is not set: nothing to serve")

@@ -1,4 +1,5 @@
-"""The promotion ledger: every promotion, refusal, rollback and recovery, append-only.
+"""The promotion ledger: every promotion, refusal, rollback, recovery and live guard's
+confirmation, append-only.
 
 Each event is its own MLflow run in the model's ledger experiment (``modelgate-ledger/<model>``,
 so that writing one model's ledger is one grant on a registry with authentication; chains
@@ -24,7 +25,8 @@ from pytest_modelgate.promotion.registry import Registry
 EXPERIMENT = "modelgate-ledger"  # the shared ledger of earlier releases: read, never written
 GENESIS = "0" * 64
 PAGE_SIZE = 500
-ACTIONS = ("promote", "rollback", "refuse", "abort", "recover")
+# confirm: a live guard found the pinned version sound under traffic (it moves nothing)
+ACTIONS = ("promote", "rollback", "refuse", "abort", "recover", "confirm")
 FINISHED = "finished"  # a recovery that completed an interrupted move
 TAG = "modelgate.ledger"
 
@@ -73,7 +75,7 @@ class Event:
         what = self.action + (f" {self.get('outcome')}" if self.get("outcome") else "")
         text = f"#{self.seq} {self.at} {self.get('env')} {what}"
         if self.version is not None:
-            text += f" v{self.version} (was {was})"
+            text += f" v{self.version}" + ("" if self.action == "confirm" else f" (was {was})")
         text += f" by {self.get('by') or '?'}"
         for key in ("report_sha256", "model_digest"):
             if self.get(key):
@@ -227,3 +229,14 @@ def chain_problems(chain: list[Event]) -> Iterator[str]:
         if event.get("prev_hash") != expected_prev:
             yield f"{where} does not chain to the event before it (prev_hash mismatch)"
         expected_prev = event.get("hash")
+
+
+def confirmed(registry: Registry, model: str, env: str, version: int) -> Event | None:
+    """The guard's confirmation of ``version`` since the move that last put it on ``env``."""
+    found = None
+    for event in events(registry, model, env):
+        if event.moved and not event.deleted:
+            found = None  # a later move voids an earlier confirmation
+        if event.action == "confirm" and event.version == version and not event.deleted:
+            found = event
+    return found

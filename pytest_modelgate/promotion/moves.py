@@ -39,6 +39,7 @@ from pytest_modelgate.errors import (
 from pytest_modelgate.jsonio import canonical_bytes, sha256, utc_now
 from pytest_modelgate.promotion import ledger
 from pytest_modelgate.promotion.aliases import version_text
+from pytest_modelgate.promotion.confirmation import guard_problem
 from pytest_modelgate.promotion.evidence import PASSED, tag, verify_evidence
 from pytest_modelgate.promotion.faults import fault_point
 from pytest_modelgate.promotion.lease import Lease, acquire
@@ -622,7 +623,8 @@ def entry_problem(
 ) -> str | None:
     """Why the candidate's ``version`` may not enter ``env`` on the registries' evidence
     (approval, predecessor, soak time), or None when it may. The gates are the report's
-    business. The predecessor may live in another registry: its copy there is checked."""
+    business. The predecessor may live in another registry: its copy there is checked; a
+    predecessor with a live guard must have confirmed it."""
     path = places.path
     step = path.step(env)
     where = step.where or path.source
@@ -644,6 +646,8 @@ def entry_problem(
         problem = predecessor_problem(before.registry, before.name, held, step.after)
     if problem is None and held is not None and step.soak_s:
         problem = soak_problem(before.registry, before.name, held, step)
+    if problem is None and held is not None and path.step(step.after).guard is not None:
+        problem = guard_problem(before.registry, before.name, held, step.after)
     if problem is None:
         return None
     return f"{problem}. Promote it to {step.after} first, or override with --promote-reason 'why'"

@@ -18,8 +18,10 @@ A project declares it in ``modelgate.yaml`` (key ``path``) or in ``pyproject.tom
         approval: true      # --approved-by NAME or MODELGATE_APPROVAL must say who
         requires: [accuracy, schema, latency, fairness]
 
-Without either file the path is ``staging -> production`` (production after staging), the
-behaviour the plugin always had. A step in another registered model or registry is entered by a
+A step may also declare a live guard (``guard:``, see ``promotion.guard_spec``): the step after
+it then needs the guard's ``confirm`` of the version in its ledger. Without either file the
+path is ``staging -> production`` (production after staging), the behaviour the plugin always
+had. A step in another registered model or registry is entered by a
 copy of the gated version (``promotion.places``). Everything here is plain data: the checks
 that read the registry live in ``promotion.moves``.
 """
@@ -35,11 +37,14 @@ from typing import Any
 
 from pytest_modelgate.candidate.registry import redacted
 from pytest_modelgate.errors import ConfigError, SuiteError
+from pytest_modelgate.promotion.guard_spec import GuardSpec, parse_guard
 from pytest_modelgate.suite.nodes import Node, read_suite_file
 
 PATH_FILE = "modelgate.yaml"
 PYPROJECT = "pyproject.toml"
-STEP_KEYS = {"env", "alias", "model", "tracking_uri", "after", "requires", "soak", "approval"}
+STEP_KEYS = {
+    "env", "alias", "model", "tracking_uri", "after", "requires", "soak", "approval", "guard",
+}  # fmt: skip
 # an MLflow alias: a letter or underscore first, no 'v<digits>' (MLflow reserves those)
 ENV_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,254}$")
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
@@ -59,6 +64,7 @@ class Step:
     alias: str = ""  # the registry alias ('' means the environment's own name)
     model: str = ""  # the registered model ('' means the candidate's)
     tracking_uri: str = ""  # the registry ('' means the candidate's)
+    guard: GuardSpec | None = None  # a live guard: the next step needs its confirmation
 
     @property
     def alias_name(self) -> str:
@@ -89,6 +95,7 @@ class Step:
         said += [f"soak {duration_text(self.soak_s)} in {self.after}"] if self.soak_s else []
         said += [f"gates {', '.join(self.requires)} passed"] if self.requires else []
         said += ["approval recorded"] if self.approval else []
+        said += ["a live guard confirms it (modelgate guard)"] if self.guard else []
         return said
 
 
@@ -209,6 +216,7 @@ def _parse_step(item: Node, before: list[Step]) -> Step:
         requires=item.value_or("requires", Node.as_str_list, ()),
         soak_s=soak,
         approval=item.value_or("approval", Node.as_bool, False),
+        guard=item.value_or("guard", parse_guard, None),
         where=f"{item.path}:{item.line}" if item.line else str(item.path),
     )
 

@@ -9,6 +9,7 @@ pydantic error types and the names of exception classes.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import Counter as Tally
 from collections import deque
@@ -17,6 +18,9 @@ from typing import Any
 
 import numpy as np
 
+# how often the sampled gauges and the feature bins are brought up to date (a live guard that
+# looks every few seconds wants this shorter)
+ENV_REFRESH = "MODELGATE_MONITOR_INTERVAL_S"
 REFRESH_S = 5.0
 
 
@@ -58,6 +62,11 @@ class Monitor:
             ["feature"],
             multiprocess_mode="max",
         )
+        self.bins = Counter(
+            "modelgate_feature_bin_rows",
+            "Input rows per feature and bin of the drift reference (a live guard's drift test)",
+            ["feature", "bin"],
+        )
         self._refreshers: list[Callable[[], object]] = [self._memory]
 
     def predicted(self, endpoint: str, labels: Any) -> None:
@@ -79,6 +88,29 @@ class Monitor:
                 self.drift.labels(feature).set(value)
                 self.drifted.labels(feature).set(float(value > threshold))
 
+    def count_bins(self, reference: Mapping[str, Any], columns: Mapping[str, Any]) -> None:
+        """Count each feature's values by the reference's bins (numeric: the bin between its
+        edges; categorical: the category, or OTHER), one increment per bin."""
+        from pytest_modelgate.stats.drift import OTHER
+
+        for feature, entry in reference.get("features", {}).items():
+            if feature not in columns:
+                continue
+            values = columns[feature]
+            if entry["kind"] == "numeric":
+                numbers = np.asarray(values, dtype=float)
+                numbers = numbers[~np.isnan(numbers)]
+                found = np.bincount(
+                    np.searchsorted(entry["edges"], numbers, side="right"),
+                    minlength=len(entry["edges"]) + 1,
+                )
+                tally = {str(i): int(n) for i, n in enumerate(found.tolist()) if n}
+            else:
+                known = entry["shares"]
+                tally = Tally(str(v) if str(v) in known else OTHER for v in values if v is not None)
+            for label, count in tally.items():
+                self.bins.labels(feature, label).inc(count)
+
     def every(self, refresh: Callable[[], object]) -> None:
         self._refreshers.append(refresh)
 
@@ -87,7 +119,7 @@ class Monitor:
         stop = threading.Event()
 
         def loop() -> None:
-            while not stop.wait(REFRESH_S):
+            while not stop.wait(float(os.environ.get(ENV_REFRESH) or REFRESH_S)):
                 for refresh in self._refreshers:
                     refresh()
 

@@ -20,6 +20,7 @@ import gc
 import json
 import logging
 import os
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -297,9 +298,11 @@ class ModelGate:
         metadata = MODEL.stored.info.metadata if MODEL.stored else {}
         self.reference = json.loads(metadata[META_DRIFT]) if META_DRIFT in metadata else None
         self.window = Window(DRIFT_WINDOW, self.contract.column_values)
+        self.unbinned: deque[np.ndarray] = deque()  # batches not yet counted by feature bin
         self.monitor = Monitor(self.name, self.version, self.run_id, self.env)
         if self.reference is not None:
             self.monitor.every(self.refresh_drift)
+            self.monitor.every(self.count_bins)
         self.monitor.start()
         LOADED.monitor = self.monitor
         LOADED.probabilities = hasattr(self.model, "predict_proba")
@@ -317,7 +320,9 @@ class ModelGate:
         if not len(rows):
             return np.empty(0, object)
         labels = self.call(self.model.predict, rows)
-        self.monitor.predicted("predict", labels)
+        if self.classes is not None or np.asarray(labels).dtype.kind != "f":
+            # a class per row; a regressor's numbers would make a label per value
+            self.monitor.predicted("predict", np.asarray(labels))
         return labels
 
     @bentoml.api(**ROWS_API)  # type: ignore[untyped-decorator]
@@ -348,10 +353,21 @@ class ModelGate:
         )
         return report
 
+    def count_bins(self) -> None:
+        """Count the batches since the last refresh by feature bin (off the request path)."""
+        batches = []
+        while self.unbinned:
+            batches.append(self.unbinned.popleft())
+        if batches and self.reference is not None:
+            columns = self.contract.column_values(np.concatenate(batches))
+            self.monitor.count_bins(self.reference, columns)
+
     def call(self, method: Any, rows: np.ndarray) -> Any:
         """The model's answer for a batch, from one DataFrame; a failure is counted by its
         exception class."""
         self.window.add(rows)
+        if self.reference is not None:
+            self.unbinned.append(rows)
         try:
             return method(self.contract.frame(rows))
         except Exception as exc:
