@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from pytest_modelgate.candidate.predictions import ModelHandle
     from pytest_modelgate.candidate.registry import ModelRef, Registry
     from pytest_modelgate.candidate.task import Task
+    from pytest_modelgate.gates.engines.requests import SumsRequest
+    from pytest_modelgate.stats.sums import CellSums
     from pytest_modelgate.suite.parse import Suite
 
 NOT_RUN = "not run"
@@ -89,6 +91,7 @@ class GateRun:
         self._data: dict[Suite, Dataset] = {}
         self._tmp: Path | None = None
         self._tasks: dict[Suite, Task] = {}
+        self._sums: dict[Suite, dict[str, CellSums]] = {}  # streaming and Spark passes
         # error control: the planned members of each family, and each family's results once
         # decided (an exception where a member could not run)
         self.planned: dict[str, tuple[Check, Suite]] = {}
@@ -158,6 +161,27 @@ class GateRun:
                 suite.data, suite.target, suite.features, self.candidate.ref.input_names
             )
         return self._data[suite]
+
+    def sums(self, suite: Suite, request: SumsRequest) -> CellSums:
+        """A streamed statistic: the first one asked of a suite runs one pass over its data for
+        what every planned check of the suite will ask (a check whose requests cannot be
+        built now is left out: it raises in its own item)."""
+        done = self._sums.setdefault(suite, {})
+        if request.key not in done:
+            from pytest_modelgate.gates.engines.passes import run_pass
+
+            asked = {request.key: request}
+            for check, planned in self.planned.values():
+                wanted = getattr(check.run, "sum_requests", None)
+                if planned != suite or wanted is None:
+                    continue
+                try:
+                    for other in wanted(self):
+                        asked.setdefault(other.key, other)
+                except Exception:  # raised again where that check runs
+                    continue
+            done.update(run_pass(self, suite, [r for k, r in asked.items() if k not in done]))
+        return done[request.key]
 
     def task(self, suite: Suite) -> Task:
         """The suite's ``task:``, else what the candidate and the suite's target say."""

@@ -17,6 +17,11 @@ from pytest_modelgate.suite.data import READERS, DataSpec
 if TYPE_CHECKING:
     import pandas as pd
 
+    from pytest_modelgate.candidate.batches import ParquetSource
+
+# the rows a streamed dataset keeps in memory, for the checks that work on a sample
+SAMPLE_ROWS = 10_000
+
 
 @dataclass(frozen=True)
 class Dataset:
@@ -27,6 +32,12 @@ class Dataset:
     source: str
     # for a file tracked by DVC: its path, revision, commit and md5 as DVC knows them
     dvc: dict[str, str] | None = None
+    # streaming and Spark engines: the Parquet files read a batch at a time, and how many
+    # rows they hold; ``frame`` is then their first rows only, a sample for the checks that
+    # work on one (robustness, latency, the schema's output and malformed-input probes)
+    stream: ParquetSource | None = None
+    total_rows: int | None = None
+    engine: str = "memory"
 
     @property
     def X(self) -> pd.DataFrame:
@@ -41,10 +52,16 @@ class Dataset:
 
     @property
     def rows(self) -> int:
-        return len(self.frame)
+        return len(self.frame) if self.total_rows is None else self.total_rows
+
+    @property
+    def streamed(self) -> bool:
+        return self.stream is not None
 
     def as_dict(self) -> dict[str, Any]:
-        found = {"source": self.source, "sha256": self.sha256, "rows": self.rows}
+        found: dict[str, Any] = {"source": self.source, "sha256": self.sha256, "rows": self.rows}
+        if self.streamed:
+            found |= {"engine": self.engine, "sample_rows": len(self.frame)}
         return found | ({"dvc": self.dvc} if self.dvc else {})
 
 
@@ -65,7 +82,10 @@ def load_dataset(
     model_inputs: tuple[str, ...] | None,
 ) -> Dataset:
     """Read the data and pick feature columns: the suite's list, else the model signature's
-    inputs, else every column but the target."""
+    inputs, else every column but the target. A streaming engine reads the first rows only
+    and counts the others."""
+    if spec.engine != "memory":
+        return _streamed(spec, target, features, model_inputs)
     frame, digest = read_frame(spec)
     if target not in frame.columns:
         raise DataError(
@@ -88,6 +108,43 @@ def load_dataset(
         )
     facts = dvc_facts(spec) if spec.dvc is not None else None
     return Dataset(frame, target, tuple(chosen), digest, spec.describe(), facts)
+
+
+def _streamed(
+    spec: DataSpec,
+    target: str,
+    features: tuple[str, ...] | None,
+    model_inputs: tuple[str, ...] | None,
+) -> Dataset:
+    from pytest_modelgate.candidate.batches import ParquetSource
+
+    source = ParquetSource(spec.location)
+    columns = source.columns
+    if target not in columns:
+        raise DataError(
+            f"target column {target!r} (suite {spec.where}) is not in {spec.describe()}; "
+            f"columns: {', '.join(columns)}"
+        )
+    chosen = features or model_inputs or tuple(c for c in columns if c != target)
+    missing = [c for c in chosen if c not in columns]
+    if missing:
+        origin = "the suite's features" if features else "the model signature"
+        raise DataError(
+            f"{spec.describe()} lacks columns that {origin} needs: {', '.join(missing)}"
+        )
+    if source.rows == 0:
+        raise DataError(f"{spec.describe()} has no rows: a gate cannot decide on nothing")
+    sample = source.head(columns, SAMPLE_ROWS)
+    return Dataset(
+        sample,
+        target,
+        tuple(chosen),
+        source.sha256(),
+        spec.describe(),
+        stream=source,
+        total_rows=source.rows,
+        engine=spec.engine,
+    )
 
 
 def dvc_facts(spec: DataSpec) -> dict[str, str]:
@@ -113,6 +170,11 @@ def _read_file(spec: DataSpec) -> tuple[pd.DataFrame, str]:
     import pandas as pd
 
     where = spec.describe()
+    if spec.dvc is None and (not _suffix(spec) or any(c in spec.location for c in "*?[")):
+        from pytest_modelgate.candidate.batches import ParquetSource
+
+        source = ParquetSource(spec.location)  # a directory or a glob of Parquet files
+        return source.read_all(), source.sha256()
     reader = READERS.get(_suffix(spec))
     if reader is None:
         raise DataError(f"{where}: unsupported data format; expected {', '.join(READERS)}")

@@ -172,6 +172,28 @@ class Validation:
         more = len(self.by_check) - limit
         return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
 
+    def merge(self, other: Validation, first: int = 5) -> Validation:
+        """Both parts' failures (the parts of one frame in order: batches, partitions)."""
+        counts: dict[tuple[str, str], int] = {}
+        for b in [*self.by_check, *other.by_check]:
+            key = (b["column"], b["check"])
+            counts[key] = counts.get(key, 0) + int(b["count"])
+        ranked = sorted(counts.items(), key=lambda item: -item[1])
+        return Validation(
+            self.rows + other.rows,
+            self.failures + other.failures,
+            [{"column": c, "check": k, "count": n} for (c, k), n in ranked],
+            [*self.first_cases, *other.first_cases][:first],
+        )
+
+    def shifted(self, offset: int) -> Validation:
+        """The same failures with row numbers ``offset`` further (a batch's place in the set)."""
+        cases = [
+            {**c, "index": c["index"] + offset if isinstance(c["index"], int) else c["index"]}
+            for c in self.first_cases
+        ]
+        return Validation(self.rows, self.failures, self.by_check, cases)
+
     def cases_text(self) -> str:
         return "\n".join(
             f"  row {c['index']}: column {c['column']}, check {c['check']}, value {c['value']!r}"

@@ -127,16 +127,16 @@ class Predictions:
             except Exception as exc:
                 raise PredictionError(
                     f"{self.handle.ref.describe()} ({self.handle.role}) failed to compute {key} on "
-                    f"{self.data.source} ({self.data.rows} rows): {type(exc).__name__}: {exc}"
+                    f"{self.data.source} ({len(self.data.frame)} rows): {type(exc).__name__}: {exc}"
                 ) from exc
             if value is not None:
                 value = np.asarray(value)
                 if value.ndim == 2 and value.shape[1] == 1 and key == "labels":
                     value = value.ravel()
-                if len(value) != self.data.rows:
+                if len(value) != len(self.data.frame):
                     raise PredictionError(
                         f"{self.handle.ref.describe()} returned {len(value)} {key} for "
-                        f"{self.data.rows} rows"
+                        f"{len(self.data.frame)} rows"
                     )
             self._cache[key] = value
         return self._cache[key]

@@ -12,7 +12,9 @@ if TYPE_CHECKING:
     from pytest_modelgate.candidate.datasets import Dataset
     from pytest_modelgate.candidate.predictions import ModelHandle
     from pytest_modelgate.candidate.task import Task
+    from pytest_modelgate.gates.engines.requests import SumsRequest
     from pytest_modelgate.settings import Settings
+    from pytest_modelgate.stats.sums import CellSums
     from pytest_modelgate.suite.nodes import Node
     from pytest_modelgate.suite.parse import Suite
 
@@ -36,6 +38,11 @@ class GateContext(Protocol):
 
     @property
     def suites(self) -> dict[Path, Suite]: ...
+
+    def sums(self, suite: Suite, request: SumsRequest) -> CellSums:
+        """The sums a streaming or Spark pass computed over the suite's data for ``request``
+        (the first request of a suite runs one pass for every check's requests)."""
+        ...
 
     def task(self, suite: Suite) -> Task:
         """What the candidate does on this suite (``.name`` is ``classification`` or

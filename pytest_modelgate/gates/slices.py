@@ -48,6 +48,10 @@ _KEYS = {"columns", "queries", "metrics", "min_rows", "on_small_slice", "correct
 
 # (ctx, row mask) -> (point value, the metric on every resample)
 Distribution = Callable[[GateContext, np.ndarray], tuple[float, np.ndarray]]
+# the streaming engines: (ctx, slice) -> (rows, point value, the metric on every resample),
+# and (ctx, slice) -> the sums the suite's pass computes for it
+Streamed = Callable[[GateContext, "Slice"], tuple[int, float, np.ndarray]]
+Requests = Callable[[GateContext, "Slice"], list[Any]]
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,8 @@ class SliceMetric:
     minimum: float | None
     maximum: float | None
     distribution: Distribution
+    streamed: Streamed | None = None
+    requests: Requests | None = None
 
 
 def parse_slices(node: Node, suite: Suite) -> list[Slice]:
@@ -116,14 +122,41 @@ def parse_slices(node: Node, suite: Suite) -> list[Slice]:
 
 
 def _frame(node: Node, suite: Suite) -> pd.DataFrame:
+    """The suite's data; for a streaming engine its first rows, with every distinct value of
+    the slice columns (read a batch at a time, those columns only) in place of theirs."""
     from pytest_modelgate.candidate.datasets import read_frame
     from pytest_modelgate.errors import DataError
 
     try:
+        if suite.data.engine != "memory":
+            return _streamed_frame(node, suite)
         frame, _ = read_frame(suite.data)
     except DataError as exc:
         raise node.error(f"slices need the suite's data: {exc}") from None
     return frame
+
+
+def _streamed_frame(node: Node, suite: Suite) -> pd.DataFrame:
+    import pandas as pd
+
+    from pytest_modelgate.candidate.batches import ParquetSource
+    from pytest_modelgate.candidate.datasets import SAMPLE_ROWS
+
+    source = ParquetSource(suite.data.location)
+    sample = source.head(source.columns, SAMPLE_ROWS)
+    wanted = node.get("columns")
+    columns = [c for c in (wanted.as_str_list() if wanted else []) if c in source.columns]
+    if not columns:
+        return sample
+    values: dict[str, set[Any]] = {c: set() for c in columns}
+    for batch in source.batches(columns, suite.data.batch_rows):
+        for c in columns:
+            values[c].update(batch.frame[c].dropna().unique().tolist())
+    longest = max(len(v) for v in values.values())
+    distinct = {
+        c: pd.Series(sorted(v, key=str) + [None] * (longest - len(v))) for c, v in values.items()
+    }
+    return pd.concat([sample.drop(columns=columns).head(longest), pd.DataFrame(distinct)], axis=1)
 
 
 def parse_policy(
@@ -172,17 +205,32 @@ class SliceCheck:
     def __init__(self, metric: SliceMetric, item: Slice, policy: SlicePolicy, suite: Suite) -> None:
         self.metric, self.item, self.policy, self.suite = metric, item, policy, suite
 
+    def sum_requests(self, ctx: GateContext) -> list[Any]:
+        return [] if self.metric.requests is None else self.metric.requests(ctx, self.item)
+
     def __call__(self, ctx: GateContext) -> GateResult:
         from pytest_modelgate.gates.api import estimate_text
         from pytest_modelgate.gates.policy import describe_bounds, interval_claim
         from pytest_modelgate.stats import bootstrap as stats
 
-        frame = ctx.eval_data(self.suite).frame
-        mask = self.item.mask(frame)
-        rows = int(mask.sum())
-        if rows < self.policy.min_rows:
-            return self._small(rows)
-        point, values = self.metric.distribution(ctx, mask)
+        data = ctx.eval_data(self.suite)
+        if data.streamed:
+            if self.metric.streamed is None:
+                from pytest_modelgate.errors import MetricError
+
+                raise MetricError(
+                    f"slice {self.item.name} of {self.metric.label}: this gate's slices are not "
+                    f"computed on the {self.suite.data.engine} engine; use 'engine: memory'"
+                )
+            rows, point, values = self.metric.streamed(ctx, self.item)
+            if rows < self.policy.min_rows:
+                return self._small(rows)
+        else:
+            mask = self.item.mask(data.frame)
+            rows = int(mask.sum())
+            if rows < self.policy.min_rows:
+                return self._small(rows)
+            point, values = self.metric.distribution(ctx, mask)
         estimate = stats.summarise(point, values, self.policy.confidence, values.size)
         label = f"{self.metric.label}@{self.item.name}"
         result = GateResult(

@@ -150,7 +150,7 @@ def _compressed(
     values: list[list[np.ndarray]] = [[] for _ in job.outputs]
     for w in weight_chunks(table, resamples, seed):
         for m in range(len(job.outputs)):
-            values[m].append(_scores(job.metric, table, 0, 1 + m, w))
+            values[m].append(table_scores(job.metric, table, 0, 1 + m, w))
     return [
         (weighted_score(job.metric, table, 0, 1 + m, table.counts), np.concatenate(v))
         for m, v in enumerate(values)
@@ -276,7 +276,9 @@ def weight_chunks(table: Table, resamples: int, seed: int) -> Iterator[np.ndarra
         drawn += size
 
 
-def _scores(metric: Metric, table: Table, truth: int, pred: int, chunk: np.ndarray) -> np.ndarray:
+def table_scores(
+    metric: Metric, table: Table, truth: int, pred: int, chunk: np.ndarray
+) -> np.ndarray:
     """The metric on each resample of a chunk: all at once when the metric allows it."""
     if table.compressed:
         from pytest_modelgate.stats.confusion import batch_scores

@@ -51,20 +51,26 @@ def prepare(
     onehot = (y[:, None] == np.asarray(labels, dtype=object)[None, :]).astype(float)
     # sklearn's brier_score_loss: the positive class alone for two classes, else every class
     squared = ((p - onehot) ** 2).sum(axis=1) if len(labels) > 2 else (p[:, 1] - onehot[:, 1]) ** 2
+    judged = judged_of(labels)
     if len(labels) == 2:
         confidence = p[:, 1]
         outcome = onehot[:, 1]
-        positive = labels[1].item() if hasattr(labels[1], "item") else labels[1]
-        judged = f"P(class {positive!r})"
     else:
         top = p.argmax(axis=1)
         confidence = p[np.arange(len(p)), top]
         outcome = onehot[np.arange(len(p)), top]
-        judged = "top label"
     edges = bin_edges(confidence, bins, strategy)
     # calibration_curve's binning: the inner edges split [0, 1]
     index = np.searchsorted(edges[1:-1], confidence, side="right")
     return Calibration(confidence, outcome, squared, index, edges, judged)
+
+
+def judged_of(labels: list[Any]) -> str:
+    """What is judged: the positive class's probability, or the top label's."""
+    if len(labels) != 2:
+        return "top label"
+    positive = labels[1].item() if hasattr(labels[1], "item") else labels[1]
+    return f"P(class {positive!r})"
 
 
 def bin_edges(confidence: np.ndarray, bins: int, strategy: str) -> np.ndarray:
@@ -131,3 +137,52 @@ def draws(statistic: str, models: list[Calibration], resamples: int, seed: int) 
         for m, model in enumerate(models):
             out[m].append(score(model, chunk))
     return [np.concatenate(values) for values in out]
+
+
+# -- from streamed sums: cells keyed by bin, terms (outcome, confidence, squared error) --------
+
+SUM_TERMS = 3
+
+
+def row_terms(c: Calibration) -> tuple[list[np.ndarray], np.ndarray]:
+    """One batch's key column (the bin) and terms, for ``stats.sums.CellSums``."""
+    return [c.bins], np.column_stack([c.outcome, c.confidence, c.squared])
+
+
+def from_sums(statistic: str, sums: Any) -> tuple[float, np.ndarray]:
+    """The statistic's point value and its value on every resample, from cells keyed by bin:
+    ECE is the sum over bins of |sum of w x (outcome - confidence)| over the total weight,
+    Brier the sum of w x squared error over it."""
+    point = sums.point[None]  # 1 x cells x (1 + terms)
+    draws = np.swapaxes(sums.draws, 0, 1)  # resamples x cells x (1 + terms)
+    values = [_from(statistic, point), _from(statistic, draws)]
+    return float(values[0][0]), values[1]
+
+
+def _from(statistic: str, s: np.ndarray) -> np.ndarray:
+    total = s[..., 0].sum(axis=1)
+    if statistic == "ece":
+        summed = np.abs(s[..., 1] - s[..., 2]).sum(axis=1)
+    else:
+        summed = s[..., 3].sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(summed / total, dtype=float)
+
+
+def reliability_from_sums(sums: Any, edges: np.ndarray) -> list[dict[str, float | int | None]]:
+    """The reliability table from the cells' point sums."""
+    by_bin = {int(key[0]): sums.point[i] for i, key in enumerate(sums.keys)}
+    out: list[dict[str, float | int | None]] = []
+    for b in range(len(edges) - 1):
+        cell = by_bin.get(b)
+        count = int(cell[0]) if cell is not None else 0
+        out.append(
+            {
+                "low": float(edges[b]),
+                "high": float(edges[b + 1]),
+                "rows": count,
+                "mean_predicted": float(cell[2] / count) if count else None,
+                "observed": float(cell[1] / count) if count else None,
+            }
+        )
+    return out

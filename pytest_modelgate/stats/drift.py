@@ -119,3 +119,58 @@ def column_drift_report(
         "drifted": sorted(n for n, f in features.items() if f["drifted"]),
         "features": features,
     }
+
+
+def bin_keys(feature: Mapping[str, Any], values: Any) -> Any:
+    """Each value's bin under one feature's reference (None for a missing value): the bin
+    number of a numeric feature, the category (or OTHER) of a categorical one. Counted per
+    batch, these merge into the counts ``psi_from_counts`` reads."""
+    import numpy as np
+    import pandas as pd
+
+    series = pd.Series(values)
+    missing = series.isna().to_numpy()
+    if feature["kind"] == "numeric":
+        numbers = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
+        # bisect_right of each value, as numeric_shares counts it
+        keys = np.searchsorted(np.asarray(feature["edges"], dtype=float), numbers, side="right")
+        out = keys.astype(object)
+    else:
+        known = set(feature["shares"])
+        out = np.array([v if v in known else OTHER for v in series.astype(str)], dtype=object)
+    out[missing] = None
+    return out
+
+
+def psi_from_counts(feature: Mapping[str, Any], counts: Mapping[Any, float]) -> float | None:
+    """PSI of the values counted per bin (``bin_keys``) against one feature's reference."""
+    present = {k: n for k, n in counts.items() if k is not None}
+    total = sum(present.values())
+    if not total:
+        return None
+    if feature["kind"] == "numeric":
+        actual = [present.get(b, 0) / total for b in range(len(feature["edges"]) + 1)]
+        return psi_of(feature["shares"], actual)
+    reference = dict(feature["shares"])
+    keys = [*reference, OTHER]
+    return psi_of([reference.get(k, 0.0) for k in keys], [present.get(k, 0) / total for k in keys])
+
+
+def counts_report(
+    profile: Mapping[str, Any],
+    counts: Mapping[str, Mapping[Any, float]],
+    rows: int,
+    threshold: float = THRESHOLD,
+) -> dict[str, Any]:
+    """``column_drift_report`` from per-feature bin counts."""
+    features = {}
+    for name, feature in profile["features"].items():
+        value = psi_from_counts(feature, counts.get(name, {}))
+        features[name] = {"psi": value, "drifted": value is not None and value > threshold}
+    return {
+        "method": "psi",
+        "threshold": threshold,
+        "window_rows": rows,
+        "drifted": sorted(n for n, f in features.items() if f["drifted"]),
+        "features": features,
+    }

@@ -89,17 +89,38 @@ def make_groups(frame: pd.DataFrame, columns: tuple[str, ...]) -> Groups:
     return Groups(columns, tuple(labels), codes, sizes)
 
 
+def cell_groups(columns: tuple[str, ...], keys: list[tuple[Any, ...]]) -> Groups:
+    """Groups of distinct rows (streamed cells) whose first keys are the group's values as
+    strings, in the order make_groups gives them; each cell's count makes the sizes."""
+    distinct = sorted({key[: len(columns)] for key in keys})
+    index = {values: g for g, values in enumerate(distinct)}
+    codes = np.array([index[key[: len(columns)]] for key in keys], dtype=np.int64)
+    labels = tuple(
+        " & ".join(f"{c}={v}" for c, v in zip(columns, values, strict=True)) for values in distinct
+    )
+    return Groups(columns, labels, codes, np.zeros(len(labels)))
+
+
 def point_by_group(
-    components: tuple[Component, ...], y_true: Any, y_pred: Any, groups: Groups
+    components: tuple[Component, ...],
+    y_true: Any,
+    y_pred: Any,
+    groups: Groups,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Each component's value per group, computed by fairlearn's MetricFrame."""
+    """Each component's value per group, computed by fairlearn's MetricFrame (with each
+    row's weight, for distinct rows and their counts)."""
     from fairlearn.metrics import MetricFrame
 
+    extra = {}
+    if weights is not None:
+        extra["sample_params"] = {c.name: {"sample_weight": weights} for c in components}
     frame = MetricFrame(
         metrics={c.name: c.point for c in components},
         y_true=y_true,
         y_pred=y_pred,
         sensitive_features=groups.codes,
+        **extra,
     )
     by_group = frame.by_group.reindex(range(len(groups.labels)))
     return np.array([by_group[c.name].to_numpy(dtype=float) for c in components])
@@ -119,6 +140,19 @@ class Resampler:
         self.table = stats.compress(groups.codes, np.asarray(y_true), *map(np.asarray, predictions))
         self.models = len(predictions)
         self._scorers: dict[tuple[str, int, int, int], Any] = {}
+        self._weights: np.ndarray | None = None
+
+    @classmethod
+    def drawn(
+        cls, groups: Groups, table: stats.Table, weights: np.ndarray, pos_label: Any = None
+    ) -> Resampler:
+        """Distinct (group, truth, predictions...) rows whose resample weights are already
+        drawn (resamples x rows: a streamed pass's Poisson weights summed per row)."""
+        resampler = cls.__new__(cls)
+        resampler.groups, resampler.pos_label, resampler.table = groups, pos_label, table
+        resampler.models = len(table.columns) - 2
+        resampler._scorers, resampler._weights = {}, weights
+        return resampler
 
     def draws(
         self, components: tuple[Component, ...], resamples: int, seed: int
@@ -126,7 +160,12 @@ class Resampler:
         """Per model: its values on every resample (resamples x components x groups)."""
         index = self._index(components)
         draws: list[list[np.ndarray]] = [[] for _ in range(self.models)]
-        for chunk in stats.weight_chunks(self.table, resamples, seed):
+        chunks = (
+            stats.weight_chunks(self.table, resamples, seed)
+            if self._weights is None
+            else [self._weights]
+        )
+        for chunk in chunks:
             for m in range(self.models):
                 draws[m].append(self._chunk(components, index, m, chunk))
         return [np.concatenate(d) for d in draws]

@@ -42,7 +42,11 @@ def scorer(metric: Any, y_true: np.ndarray, y_pred: np.ndarray) -> Scorer | None
     if getattr(func, "__name__", "") == "roc_auc_score":
         kwargs = dict(getattr(metric, "keywords", None) or {})
         try:
-            return _roc_auc(np.asarray(y_true), np.asarray(y_pred), kwargs) if _is_sklearn(func) else None
+            return (
+                _roc_auc(np.asarray(y_true), np.asarray(y_pred), kwargs)
+                if _is_sklearn(func)
+                else None
+            )
         except (TypeError, ValueError):
             return None
     summed = summed_terms(metric, y_true, y_pred)

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 READERS = {".csv": "read_csv", ".parquet": "read_parquet", ".pq": "read_parquet"}
+ENGINES = ("memory", "streaming", "spark")
+BATCH_ROWS = 65_536
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,16 @@ class DataSpec:
     repo: Path | None = None  # the DVC repository's root
     reference: str | None = None
     split: str = "eval"
+    # where the statistics are computed: memory (one frame), streaming (Parquet record
+    # batches in this process) or spark; a Parquet directory or glob needs one of the last two
+    engine: str = "memory"
+    batch_rows: int = BATCH_ROWS
+    spark_master: str | None = None  # else the active session, else Spark's own settings
+
+    @property
+    def location(self) -> str:
+        """The path or URL of the data (a file, a directory or a glob)."""
+        return str(self.path) if self.path is not None else str(self.url)
 
     def describe(self) -> str:
         if self.path is not None:

@@ -19,7 +19,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_modelgate.suite.data import READERS, DataSpec
+from pytest_modelgate.suite.data import BATCH_ROWS, ENGINES, READERS, DataSpec
 from pytest_modelgate.suite.nodes import Node, read_suite_file
 
 _TOP_KEYS = {
@@ -33,7 +33,17 @@ _TOP_KEYS = {
     "task",
     "error_control",
 }
-_DATA_KEYS = {"path", "reference", "split", "dvc", "rev", "repo"}
+_DATA_KEYS = {
+    "path",
+    "reference",
+    "split",
+    "dvc",
+    "rev",
+    "repo",
+    "engine",
+    "batch_rows",
+    "spark_master",
+}
 _ERROR_CONTROL_KEYS = {"alpha", "method"}
 TASKS = ("classification", "regression")
 METHODS = ("holm", "bonferroni", "none")
@@ -175,7 +185,35 @@ def _dvc_root(start: Path) -> Path | None:
 
 
 def data_spec(node: Node) -> DataSpec:
-    """A ``{path: ...}`` or ``{reference: ..., split: ...}`` mapping (relative to the suite)."""
+    """A ``{path: ...}`` or ``{reference: ..., split: ...}`` mapping (relative to the suite),
+    with the engine that computes its statistics."""
+    spec = _source_spec(node)
+    engine = node.value_or("engine", lambda n: n.as_choice(ENGINES), "memory")
+    batch_rows = node.value_or("batch_rows", lambda n: n.as_int(minimum=1), BATCH_ROWS)
+    master = node.value_or("spark_master", Node.as_str, None)
+    if engine != "memory" and not _parquet(spec):
+        raise node.require("engine").error(
+            f"engine {engine} reads Parquet (a file, a directory or a glob given as 'path'); "
+            f"got {spec.describe()}"
+        )
+    if master is not None and engine != "spark":
+        raise node.require("spark_master").error("'spark_master' goes with 'engine: spark'")
+    return dataclasses.replace(spec, engine=engine, batch_rows=batch_rows, spark_master=master)
+
+
+def _parquet(spec: DataSpec) -> bool:
+    if spec.path is None and spec.url is None:
+        return False
+    location = spec.location.lower()
+    return location.endswith((".parquet", ".pq")) or _many(location)
+
+
+def _many(location: str) -> bool:
+    """A glob, or a directory (given without a file suffix)."""
+    return any(ch in location for ch in "*?[") or Path(location).suffix == ""
+
+
+def _source_spec(node: Node) -> DataSpec:
     from pytest_modelgate.reference import datasets as reference
 
     node.mapping().only(_DATA_KEYS)
@@ -193,9 +231,13 @@ def data_spec(node: Node) -> DataSpec:
     if node.has("path"):
         path_node = node.require("path")
         if "://" in path_node.as_str():
+            if _many(path_node.as_str()):
+                return DataSpec(where=where, url=path_node.as_str().strip())
             return _url_spec(path_node, where)
         path = Path(path_node.as_str())
         path = path if path.is_absolute() else node.path.parent / path
+        if _many(str(path)):
+            return _parquet_set(path_node, path, where)
         if path.suffix.lower() not in READERS:
             raise path_node.error(f"expected a {'/'.join(READERS)} file, got {path.name!r}")
         if not path.is_file():
@@ -204,3 +246,16 @@ def data_spec(node: Node) -> DataSpec:
     ref = node.require("reference").as_choice(reference.NAMES)
     split = node.value_or("split", lambda n: n.as_choice(reference.SPLITS), "eval")
     return DataSpec(where=where, reference=ref, split=split)
+
+
+def _parquet_set(node: Node, path: Path, where: str) -> DataSpec:
+    """A directory of Parquet files or a glob of them: checked now for at least one file."""
+    if any(ch in str(path) for ch in "*?["):
+        found = any(p.is_file() for p in Path(path.anchor).glob(str(path.relative_to(path.anchor))))
+    else:
+        found = path.is_dir() and any(
+            p.suffix.lower() in (".parquet", ".pq") for p in path.rglob("*")
+        )
+    if not found:
+        raise node.error(f"no Parquet files at {path}")
+    return DataSpec(where=where, path=path)

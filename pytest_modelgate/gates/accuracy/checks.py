@@ -4,7 +4,7 @@ interval, or against the champion's on the same rows; pass, fail or inconclusive
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pytest_modelgate.gates.accuracy.outputs import scored_outputs
 from pytest_modelgate.gates.accuracy.spec import MetricGate
@@ -33,11 +33,14 @@ class GateThreshold:
         self.gate = gate
         self.draws = draws or SectionDraws([gate])
 
+    def sum_requests(self, ctx: GateContext) -> list[Any]:
+        return self.draws.sum_requests(ctx, self.gate, paired=False)
+
     def __call__(self, ctx: GateContext) -> GateResult:
         from pytest_modelgate.stats.bootstrap import summarise
 
         gate, policy = self.gate, self.gate.policy
-        (y_true, _), point, draws = self.draws.single(ctx, gate)
+        rows, point, draws = self.draws.single(ctx, gate)
         estimate = summarise(point, draws, policy.confidence, policy.resamples)
         threshold = _threshold(gate)
         result = GateResult(
@@ -48,7 +51,7 @@ class GateThreshold:
             high=estimate.high,
             threshold=threshold,
             decided_on=policy.decide_on,
-            rows=len(y_true),
+            rows=rows,
             details={"bootstrap": estimate.as_dict(), "direction": gate.spec.direction},
         )
         if not threshold:
@@ -72,7 +75,7 @@ class GateThreshold:
             result,
             draws,
             point,
-            rows=len(y_true),
+            rows=rows,
             confidence=policy.confidence,
             describe=describe,
             minimum=gate.minimum,
@@ -103,6 +106,11 @@ class ChampionComparison:
         self.gate = gate
         self.draws = draws or SectionDraws([gate])
 
+    def sum_requests(self, ctx: GateContext) -> list[Any]:
+        if ctx.champion is None:
+            return []
+        return self.draws.sum_requests(ctx, self.gate, paired=True)
+
     def __call__(self, ctx: GateContext) -> GateResult:
         from pytest_modelgate.stats.bootstrap import summarise
 
@@ -113,7 +121,7 @@ class ChampionComparison:
             return missing_champion(
                 ctx, gate.label, threshold, policy.on_missing_champion, "accuracy"
             )
-        (y_true, _), (ours, our_draws), (theirs, their_draws) = self.draws.paired(ctx, gate)
+        rows, (ours, our_draws), (theirs, their_draws) = self.draws.paired(ctx, gate)
         point, draws = ours - theirs, our_draws - their_draws
         diff = summarise(point, draws, policy.confidence, policy.resamples)
         champion_value = float(theirs)
@@ -127,7 +135,7 @@ class ChampionComparison:
             high=None,
             threshold=threshold,
             decided_on=policy.decide_on,
-            rows=len(y_true),
+            rows=rows,
             champion_version=champion.ref.version,
             champion_value=champion_value,
             details={"difference": diff.as_dict(), "direction": gate.spec.direction},
@@ -171,7 +179,7 @@ class ChampionComparison:
             result,
             champion_value + draws,
             champion_value + point,
-            rows=len(y_true),
+            rows=rows,
             confidence=policy.confidence,
             describe=describe,
             minimum=bound if greater else None,

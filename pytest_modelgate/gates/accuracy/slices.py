@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import functools
+from typing import TYPE_CHECKING, Any
 
 from pytest_modelgate.gates.accuracy.outputs import scored_outputs
 from pytest_modelgate.gates.slices import SliceMetric, parse_policy, parse_slices, slice_checks
@@ -13,6 +14,7 @@ if TYPE_CHECKING:
     from pytest_modelgate.gates.accuracy.spec import MetricGate
     from pytest_modelgate.gates.api import Check, GateContext
     from pytest_modelgate.gates.policy import Policy
+    from pytest_modelgate.gates.slices import Slice
     from pytest_modelgate.suite.nodes import Node
     from pytest_modelgate.suite.parse import Suite
 
@@ -67,7 +69,27 @@ def _slice_metric(gate: MetricGate, override: Node | None, where: Node) -> Slice
         maximum = override.get("max").as_number() if override.has("max") else None  # type: ignore[union-attr]
     if minimum is None and maximum is None:
         raise where.error(f"{gate.label} has no min or max to decide its slices on")
-    return SliceMetric(gate.label, minimum, maximum, _distribution(gate))
+    return SliceMetric(
+        gate.label,
+        minimum,
+        maximum,
+        _distribution(gate),
+        streamed=functools.partial(_streamed, gate),
+        requests=functools.partial(_requests, gate),
+    )
+
+
+def _requests(gate: MetricGate, ctx: GateContext, item: Slice) -> list[Any]:
+    from pytest_modelgate.gates.accuracy import streamed
+
+    return streamed.requests(ctx, gate, ("candidate",), item)
+
+
+def _streamed(gate: MetricGate, ctx: GateContext, item: Slice) -> tuple[int, float, np.ndarray]:
+    from pytest_modelgate.gates.accuracy import streamed
+
+    rows, ((point, values),) = streamed.sliced(ctx, gate, item)
+    return rows, point, values
 
 
 def _distribution(gate: MetricGate):  # type: ignore[no-untyped-def]

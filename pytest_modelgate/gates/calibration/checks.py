@@ -4,7 +4,10 @@ report's reliability diagram."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from pytest_modelgate.gates.api import GateContext, GateResult, estimate_text
 from pytest_modelgate.gates.calibration.spec import CalibrationMetric
@@ -12,6 +15,7 @@ from pytest_modelgate.gates.policy import Decided, describe_bounds, interval_cla
 
 if TYPE_CHECKING:
     from pytest_modelgate.candidate.predictions import ModelHandle
+    from pytest_modelgate.gates.engines.requests import SumsRequest, View
     from pytest_modelgate.stats.calibration import Calibration
 
 ADVICE = (
@@ -45,15 +49,127 @@ def calibration_of(ctx: GateContext, metric: CalibrationMetric, handle: ModelHan
     )
 
 
-def _details(metric: CalibrationMetric, c: Calibration, estimate: Any) -> dict[str, Any]:
-    from pytest_modelgate.stats.calibration import NAMES, reliability
+@dataclass(frozen=True)
+class Measured:
+    """One model's statistic: point value, resampled values, and its reliability table."""
+
+    point: float
+    draws: np.ndarray
+    judged: str
+    rows: int
+    reliability: list[dict[str, Any]]
+
+
+def measure(ctx: GateContext, metric: CalibrationMetric, roles: tuple[str, ...]) -> list[Measured]:
+    """Each model's statistic on the very same resampled rows: in memory, or from the suite's
+    streaming or Spark pass."""
+    from pytest_modelgate.stats import calibration as stats
+
+    handles = [_handle(ctx, role) for role in roles]
+    data = ctx.eval_data(metric.suite)
+    if data.streamed:
+        return [
+            _streamed(ctx, metric, request, handle, data.rows)
+            for request, handle in zip(sum_requests(ctx, metric, roles), handles, strict=True)
+        ]
+    policy = metric.policy
+    models = [calibration_of(ctx, metric, h) for h in handles]
+    score = stats.STATISTICS[metric.name]
+    draws = stats.draws(metric.name, models, policy.resamples, policy.seed)
+    return [
+        Measured(float(score(c)[0]), d, c.judged, c.rows, stats.reliability(c))
+        for c, d in zip(models, draws, strict=True)
+    ]
+
+
+def _handle(ctx: GateContext, role: str) -> ModelHandle:
+    handle = ctx.candidate if role == "candidate" else ctx.champion
+    assert handle is not None
+    return handle
+
+
+def _streamed(
+    ctx: GateContext,
+    metric: CalibrationMetric,
+    request: SumsRequest,
+    handle: ModelHandle,
+    rows: int,
+) -> Measured:
+    from pytest_modelgate.stats import calibration as stats
+
+    sums = ctx.sums(metric.suite, request)
+    point, draws = stats.from_sums(metric.name, sums)
+    edges = stats.bin_edges(np.empty(0), metric.bins, "uniform")
+    judged = stats.judged_of(list(handle.classes))
+    return Measured(point, draws, judged, rows, stats.reliability_from_sums(sums, edges))
+
+
+@dataclass(frozen=True)
+class CalibrationRows:
+    """One batch's bins and terms (plain values: it runs in Spark's workers too)."""
+
+    target: str
+    role: str
+    classes: list[Any]
+    bins: int
+
+    def __call__(self, view: View) -> tuple[list[np.ndarray], np.ndarray]:
+        from pytest_modelgate.gates.engines.requests import PROBA
+        from pytest_modelgate.stats.calibration import prepare, row_terms
+
+        c = prepare(
+            view.frame[self.target].to_numpy(),
+            view.output(self.role, PROBA),
+            self.classes,
+            bins=self.bins,
+        )
+        return row_terms(c)
+
+
+def sum_requests(
+    ctx: GateContext, metric: CalibrationMetric, roles: tuple[str, ...]
+) -> list[SumsRequest]:
+    """What the suite's pass computes for this metric: per model, sums per probability bin.
+    Quantile bins need every probability at once, so the streaming engines refuse them."""
+    from pytest_modelgate.errors import MetricError
+    from pytest_modelgate.gates.engines.requests import PROBA, SumsRequest
+    from pytest_modelgate.stats.calibration import SUM_TERMS
+
+    if metric.strategy != "uniform":
+        raise MetricError(
+            f"calibration[{metric.name}]: strategy {metric.strategy} needs every probability at "
+            f"once, which the {metric.suite.data.engine} engine does not hold; use 'strategy: "
+            "uniform' (equal-width bins) or 'engine: memory'"
+        )
+    out = []
+    for role in roles:
+        handle = _handle(ctx, role)
+        calibration_of(ctx, metric, handle)  # a model without probabilities says so first
+        classes = [c.item() if hasattr(c, "item") else c for c in handle.classes]
+        rows = CalibrationRows(metric.suite.target, role, classes, metric.bins)
+        out.append(
+            SumsRequest(
+                f"calibration:{metric.bins}:{role}",
+                metric.policy.resamples,
+                metric.policy.seed,
+                SUM_TERMS,
+                rows,
+                columns=(metric.suite.target,),
+                outputs=((role, PROBA),),
+            )
+        )
+    return out
+
+
+def _details(metric: CalibrationMetric, c: Measured, estimate: Any) -> dict[str, Any]:
+    from pytest_modelgate.stats.calibration import NAMES
 
     return {
         "statistic": NAMES[metric.name],
         "judged": c.judged,
         "bins": metric.bins,
         "strategy": metric.strategy,
-        "reliability": reliability(c),
+        "reliability": c.reliability,
         "bootstrap": estimate.as_dict(),
     }
 
@@ -64,14 +180,16 @@ class ThresholdCalibration:
     def __init__(self, metric: CalibrationMetric) -> None:
         self.metric = metric
 
+    def sum_requests(self, ctx: GateContext) -> list[SumsRequest]:
+        return sum_requests(ctx, self.metric, ("candidate",))
+
     def __call__(self, ctx: GateContext) -> GateResult:
         from pytest_modelgate.stats import calibration as stats
         from pytest_modelgate.stats.bootstrap import summarise
 
         metric, policy = self.metric, self.metric.policy
-        c = calibration_of(ctx, metric, ctx.candidate)
-        point = float(stats.STATISTICS[metric.name](c)[0])
-        (draws,) = stats.draws(metric.name, [c], policy.resamples, policy.seed)
+        (c,) = measure(ctx, metric, ("candidate",))
+        point, draws = c.point, c.draws
         estimate = summarise(point, draws, policy.confidence, policy.resamples)
         assert metric.maximum is not None
         result = GateResult(
@@ -117,6 +235,11 @@ class ChampionCalibration:
     def __init__(self, metric: CalibrationMetric) -> None:
         self.metric = metric
 
+    def sum_requests(self, ctx: GateContext) -> list[SumsRequest]:
+        if ctx.champion is None:
+            return []
+        return sum_requests(ctx, self.metric, ("candidate", "champion"))
+
     def __call__(self, ctx: GateContext) -> GateResult:
         from pytest_modelgate.stats import calibration as stats
         from pytest_modelgate.stats.bootstrap import summarise
@@ -129,16 +252,14 @@ class ChampionCalibration:
             return missing_champion(
                 ctx, metric.name, threshold, policy.on_missing_champion, "calibration"
             )
-        ours = calibration_of(ctx, metric, ctx.candidate)
-        theirs = calibration_of(ctx, metric, champion)
-        score = stats.STATISTICS[metric.name]
-        point, champion_value = float(score(ours)[0]), float(score(theirs)[0])
-        cand, champ = stats.draws(metric.name, [ours, theirs], policy.resamples, policy.seed)
+        ours, theirs = measure(ctx, metric, ("candidate", "champion"))
+        point, champion_value = ours.point, theirs.point
+        cand, champ = ours.draws, theirs.draws
         diff = summarise(point - champion_value, cand - champ, policy.confidence, policy.resamples)
         details = _details(
             metric, ours, summarise(point, cand, policy.confidence, policy.resamples)
         )
-        details["champion_reliability"] = stats.reliability(theirs)
+        details["champion_reliability"] = theirs.reliability
         details["difference"] = diff.as_dict()
         result = GateResult(
             passed=True,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pytest_modelgate.gates.api import GateContext, GateResult
@@ -11,6 +12,7 @@ from pytest_modelgate.gates.drift.spec import DriftSpec
 if TYPE_CHECKING:
     import pandas as pd
 
+    from pytest_modelgate.gates.engines.requests import SumsRequest, View
     from pytest_modelgate.suite.data import DataSpec
 
 
@@ -29,19 +31,68 @@ def reference_frame(spec: DataSpec, features: Sequence[str]) -> pd.DataFrame:
     return frame.loc[:, list(features)]
 
 
-def check_drift(spec: DriftSpec, ctx: GateContext) -> GateResult:
-    from pytest_modelgate.errors import DataError
-    from pytest_modelgate.stats.drift import drift_report, reference_profile
+class DriftCheck:
+    """``drift[psi]``: in memory from the eval frame, streamed from bin counts per batch."""
 
-    data = ctx.eval_data(spec.suite)
-    features = spec.features or data.features
-    profile = reference_profile(reference_frame(spec.reference, features), spec.bins)
-    missing = [f for f in features if f not in data.frame.columns]
-    if missing:
-        raise DataError(f"{data.source} lacks the drift features {', '.join(missing)}")
-    rows = data.frame.loc[:, list(features)].to_dict(orient="records")
-    report = drift_report(profile, rows, spec.max_psi)
-    return decide(spec, report, profile, data.source)
+    def __init__(self, spec: DriftSpec) -> None:
+        self.spec = spec
+        self._profile: dict[str, Any] | None = None
+
+    def profile(self, ctx: GateContext) -> dict[str, Any]:
+        """The reference's profile (read once: the streamed counts use its bins)."""
+        from pytest_modelgate.errors import DataError
+        from pytest_modelgate.stats.drift import reference_profile
+
+        if self._profile is None:
+            data = ctx.eval_data(self.spec.suite)
+            features = self.spec.features or data.features
+            frame = reference_frame(self.spec.reference, features)
+            missing = [f for f in features if f not in data.frame.columns]
+            if missing:
+                raise DataError(f"{data.source} lacks the drift features {', '.join(missing)}")
+            self._profile = reference_profile(frame, self.spec.bins)
+        return self._profile
+
+    def sum_requests(self, ctx: GateContext) -> list[SumsRequest]:
+        from pytest_modelgate.gates.engines.requests import SumsRequest
+
+        profile = self.profile(ctx)
+        return [
+            SumsRequest(
+                f"drift:{self.spec.bins}:{name}", 0, 0, 0, BinRows(name, feature), columns=(name,)
+            )
+            for name, feature in profile["features"].items()
+        ]
+
+    def __call__(self, ctx: GateContext) -> GateResult:
+        from pytest_modelgate.stats.drift import counts_report, drift_report
+
+        data = ctx.eval_data(self.spec.suite)
+        profile = self.profile(ctx)
+        if data.streamed:
+            counts = {}
+            for request in self.sum_requests(ctx):
+                sums = ctx.sums(self.spec.suite, request)
+                name = request.columns[0]
+                counts[name] = {key[0]: float(sums.point[i, 0]) for i, key in enumerate(sums.keys)}
+            report = counts_report(profile, counts, data.rows, self.spec.max_psi)
+        else:
+            rows = data.frame.loc[:, list(profile["features"])].to_dict(orient="records")
+            report = drift_report(profile, rows, self.spec.max_psi)
+        return decide(self.spec, report, profile, data.source)
+
+
+@dataclass(frozen=True)
+class BinRows:
+    """One feature's reference bin of each row (plain values: it runs in Spark's workers)."""
+
+    name: str
+    feature: dict[str, Any]
+
+    def __call__(self, view: View) -> tuple[list[Any], None]:
+        from pytest_modelgate.stats.drift import bin_keys
+
+        return [bin_keys(self.feature, view.frame[self.name])], None
 
 
 def decide(

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from pytest_modelgate.gates.api import Check, gate_required
-from pytest_modelgate.gates.drift.checks import check_drift
+from pytest_modelgate.gates.drift.checks import DriftCheck
 from pytest_modelgate.gates.drift.spec import GATE, SECTION_KEYS, parse_spec
 
 if TYPE_CHECKING:
@@ -21,4 +20,4 @@ class DriftGate:
     def checks(self, node: Node, suite: Suite) -> Sequence[Check]:
         node.mapping().only(SECTION_KEYS)
         spec = parse_spec(node, suite)
-        return [Check(GATE, "psi", functools.partial(check_drift, spec), gate_required(node))]
+        return [Check(GATE, "psi", DriftCheck(spec), gate_required(node))]

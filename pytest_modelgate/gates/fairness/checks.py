@@ -15,9 +15,8 @@ from pytest_modelgate.gates.fairness.figures import (
     Figures,
     chart_lines,
     check_evidence,
-    compute,
-    inputs,
-    pos_label,
+    model_figures,
+    sum_requests,
     table_rows,
 )
 from pytest_modelgate.gates.fairness.spec import FairnessMetric, threshold_of
@@ -82,16 +81,15 @@ class ThresholdFairness:
     def __init__(self, metric: FairnessMetric) -> None:
         self.metric = metric
 
+    def sum_requests(self, ctx: GateContext) -> list[Any]:
+        return sum_requests(ctx, self.metric, ("candidate",))
+
     def __call__(self, ctx: GateContext) -> GateResult:
         from pytest_modelgate.stats import bootstrap as stats
-        from pytest_modelgate.stats.groups import make_groups
 
         metric = self.metric
         _check_task(ctx, metric)
-        data, scored = inputs(ctx, metric, ctx.candidate)
-        pos = pos_label(metric, data.y)
-        groups = make_groups(data.frame, metric.by)
-        (figures,) = compute(metric, groups, data.y, [scored], pos)
+        rows, pos, (figures,) = model_figures(ctx, metric, ("candidate",))
         estimate = stats.summarise(
             float(figures.summary),
             figures.summary_draws,
@@ -106,7 +104,7 @@ class ThresholdFairness:
             high=estimate.high,
             threshold=threshold_of(metric),
             decided_on=metric.policy.stats.decide_on,
-            rows=data.rows,
+            rows=rows,
             details={
                 "by": list(metric.by),
                 "summary": metric.summary,
@@ -115,7 +113,7 @@ class ThresholdFairness:
                 "on_small_group": metric.policy.on_small_group,
             },
         )
-        evidence = check_evidence(metric, figures, data.target, pos)
+        evidence = check_evidence(metric, figures, metric.suite.target, pos)
         result.details["groups"] = table_rows(metric, figures)
         result.details["small_groups"] = evidence.small
         result.details["confidence"] = metric.policy.stats.confidence
@@ -451,9 +449,13 @@ class ChampionFairness:
     def __init__(self, metric: FairnessMetric) -> None:
         self.metric = metric
 
+    def sum_requests(self, ctx: GateContext) -> list[Any]:
+        if ctx.champion is None:
+            return []
+        return sum_requests(ctx, self.metric, ("candidate", "champion"))
+
     def __call__(self, ctx: GateContext) -> GateResult:
         from pytest_modelgate.stats import bootstrap as stats
-        from pytest_modelgate.stats.groups import make_groups
 
         metric = self.metric
         margin = metric.margin or 0.0
@@ -467,11 +469,7 @@ class ChampionFairness:
                 "fairness",
             )
         _check_task(ctx, metric)
-        data, cand = inputs(ctx, metric, ctx.candidate)
-        _, champ = inputs(ctx, metric, champion)
-        pos = pos_label(metric, data.y)
-        groups = make_groups(data.frame, metric.by)
-        candidate, incumbent = compute(metric, groups, data.y, [cand, champ], pos)
+        rows, pos, (candidate, incumbent) = model_figures(ctx, metric, ("candidate", "champion"))
         sign = 1.0 if metric.greater_is_better else -1.0  # worsening = fall in fairness
         worse = sign * (float(incumbent.summary) - float(candidate.summary))
         worse_draws = sign * (incumbent.summary_draws - candidate.summary_draws)
@@ -484,7 +482,7 @@ class ChampionFairness:
             value=float(candidate.summary),
             threshold={"champion_margin": margin},
             decided_on=metric.policy.stats.decide_on,
-            rows=data.rows,
+            rows=rows,
             champion_version=champion.ref.version,
             champion_value=float(incumbent.summary),
             details={
@@ -495,7 +493,7 @@ class ChampionFairness:
                 "champion_groups": table_rows(metric, incumbent),
             },
         )
-        evidence = check_evidence(metric, candidate, data.target, pos)
+        evidence = check_evidence(metric, candidate, metric.suite.target, pos)
         if evidence.problems:
             insufficient(metric, result, evidence)
             return result
@@ -537,7 +535,7 @@ class ChampionFairness:
             result,
             worse_draws,
             worse,
-            rows=data.rows,
+            rows=rows,
             confidence=metric.policy.stats.confidence,
             describe=describe,
             maximum=margin,

@@ -13,6 +13,7 @@ from pytest_modelgate.gates.fairness.spec import FairnessMetric, threshold_of
 
 if TYPE_CHECKING:
     from pytest_modelgate.candidate.predictions import ModelHandle
+    from pytest_modelgate.gates.engines.requests import SumsRequest, View
     from pytest_modelgate.stats.groups import Component, Groups
 
 
@@ -93,15 +94,26 @@ def compute(
     from pytest_modelgate.stats import groups as fs
 
     components = components_of(metric, pos_label)
+    resampler = fs.Resampler(groups, y_true, scored, pos_label)
+    points = [fs.point_by_group(components, y_true, s, groups) for s in scored]
+    return _figures(metric, groups, resampler, points, components)
+
+
+def _figures(
+    metric: FairnessMetric,
+    groups: Groups,
+    resampler: Any,
+    points: list[np.ndarray],
+    components: tuple[Component, ...],
+) -> list[Figures]:
+    from pytest_modelgate.stats import groups as fs
+
     policy = metric.policy
-    draws = fs.Resampler(groups, y_true, scored, pos_label).draws(
-        components, policy.stats.resamples, policy.stats.seed
-    )
+    draws = resampler.draws(components, policy.stats.resamples, policy.stats.seed)
     eligible = groups.sizes >= policy.min_group_size
     used = eligible if policy.on_small_group == "exclude" else np.ones_like(eligible)
     out = []
-    for model_scored, model_draws in zip(scored, draws, strict=True):
-        point = fs.point_by_group(components, y_true, model_scored, groups)
+    for point, model_draws in zip(points, draws, strict=True):
         low, high = fs.interval(model_draws, policy.stats.confidence)
         out.append(
             Figures(
@@ -119,6 +131,110 @@ def compute(
             )
         )
     return out
+
+
+def model_figures(
+    ctx: GateContext, metric: FairnessMetric, roles: tuple[str, ...]
+) -> tuple[int, Any, list[Figures]]:
+    """The rows, the positive label and each model's figures on the same resampled rows: in
+    memory, or from the suite's streaming or Spark pass."""
+    from pytest_modelgate.stats.groups import make_groups
+
+    handles = [_handle(ctx, role) for role in roles]
+    data = ctx.eval_data(metric.suite)
+    if data.streamed:
+        return data.rows, *_streamed(ctx, metric, roles)
+    scored = [inputs(ctx, metric, h)[1] for h in handles]
+    pos = pos_label(metric, data.y)
+    groups = make_groups(data.frame, metric.by)
+    return data.rows, pos, compute(metric, groups, data.y, scored, pos)
+
+
+def _handle(ctx: GateContext, role: str) -> ModelHandle:
+    handle = ctx.candidate if role == "candidate" else ctx.champion
+    assert handle is not None
+    return handle
+
+
+@dataclass(frozen=True)
+class GroupRows:
+    """One batch's group values (as strings, as make_groups reads them), truth and each
+    model's labels (plain values: it runs in Spark's workers too)."""
+
+    by: tuple[str, ...]
+    target: str
+    roles: tuple[str, ...]
+
+    def __call__(self, view: View) -> tuple[list[Any], None]:
+        from pytest_modelgate.gates.engines.requests import LABELS
+
+        keys = [view.frame[c].astype(str).to_numpy() for c in self.by]
+        keys.append(view.frame[self.target].to_numpy())
+        return [*keys, *(view.output(r, LABELS) for r in self.roles)], None
+
+
+def sum_requests(
+    ctx: GateContext, metric: FairnessMetric, roles: tuple[str, ...]
+) -> list[SumsRequest]:
+    """Counts of (group, truth, predictions) cells: what a label-based measure needs."""
+    from pytest_modelgate.errors import MetricError
+    from pytest_modelgate.gates.engines.requests import LABELS, SumsRequest
+
+    for role in roles:
+        inputs(ctx, metric, _handle(ctx, role))  # missing columns say so, as in memory
+    if metric.spec is not None and (metric.spec.needs_proba or ctx.task(metric.suite).regression):
+        raise MetricError(
+            f"{metric.item}: the {metric.suite.data.engine} engine gates fairness measures of "
+            "predicted labels (rates, label metrics per group); a regressor's error or a "
+            "probability metric per group needs 'engine: memory'"
+        )
+    policy = metric.policy.stats
+    return [
+        SumsRequest(
+            f"fairness:{'+'.join(metric.by)}:{'+'.join(roles)}",
+            policy.resamples,
+            policy.seed,
+            0,
+            GroupRows(metric.by, metric.suite.target, roles),
+            columns=(*metric.by, metric.suite.target),
+            outputs=tuple((r, LABELS) for r in roles),
+        )
+    ]
+
+
+def _streamed(
+    ctx: GateContext, metric: FairnessMetric, roles: tuple[str, ...]
+) -> tuple[Any, list[Figures]]:
+    import dataclasses
+
+    from pytest_modelgate.stats import groups as fs
+    from pytest_modelgate.stats.summed import cell_table
+
+    (request,) = sum_requests(ctx, metric, roles)
+    sums = ctx.sums(metric.suite, request)
+    k = len(metric.by)
+    table = cell_table(sums)
+    pos = pos_label(metric, table.columns[k])
+    groups = fs.cell_groups(metric.by, sums.keys)
+    counts = sums.point[:, 0]
+    sizes = np.bincount(groups.codes, weights=counts, minlength=len(groups.labels))
+    groups = dataclasses.replace(groups, sizes=sizes.astype(np.int64))
+    rows = stats_table(groups.codes, table.columns[k:], counts)
+    resampler = fs.Resampler.drawn(groups, rows, sums.draws[:, :, 0].T, pos)
+    components = components_of(metric, pos)
+    y = table.columns[k]
+    points = [
+        fs.point_by_group(components, y, table.columns[k + 1 + m], groups, counts)
+        for m in range(len(roles))
+    ]
+    return pos, _figures(metric, groups, resampler, points, components)
+
+
+def stats_table(codes: np.ndarray, columns: tuple[np.ndarray, ...], counts: np.ndarray) -> Any:
+    """The distinct rows as the resampler reads them: group code, truth, predictions."""
+    from pytest_modelgate.stats.bootstrap import Table
+
+    return Table((codes, *columns), counts, True)
 
 
 def check_evidence(metric: FairnessMetric, figures: Figures, target: str, pos: Any) -> Evidence:

@@ -85,7 +85,12 @@ def check_eval_data(spec: SchemaSpec, ctx: GateContext) -> GateResult:
     from pytest_modelgate.candidate.input_schema import validate
 
     data = ctx.eval_data(spec.suite)
-    outcome = validate(spec.schema, data.X, first=spec.failure_cases)
+    if data.streamed:
+        from pytest_modelgate.gates.engines.passes import validate_batches
+
+        outcome = validate_batches(ctx, spec.suite, spec.schema, spec.failure_cases)
+    else:
+        outcome = validate(spec.schema, data.X, first=spec.failure_cases)
     result = GateResult(
         passed=outcome.passed,
         metric="schema failures",

@@ -1,0 +1,57 @@
+"""What a check asks of a streaming pass, and what each batch of rows offers it.
+
+A request's ``rows`` function turns one batch into key columns and per-row terms; it runs in
+this process for the streaming engine and inside Spark's Python workers for the Spark engine,
+so it captures only plain values (names, classes, sklearn metric functions), never the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from pytest_modelgate.gates.api import GateContext
+
+LABELS = "labels"
+PROBA = "proba"
+
+
+class View(Protocol):
+    """One batch of rows: their numbers, their data columns, and the models' outputs on them."""
+
+    @property
+    def rows(self) -> np.ndarray: ...
+
+    @property
+    def frame(self) -> pd.DataFrame: ...
+
+    def output(self, role: str, what: str) -> np.ndarray:
+        """``labels`` or ``proba`` of the candidate or the champion on these rows."""
+        ...
+
+
+Rows = Callable[["View"], tuple[list[Any], "np.ndarray | None"]]
+
+
+@dataclass(frozen=True)
+class SumsRequest:
+    """Sums over the rows of key columns x terms (``stats.sums.CellSums``)."""
+
+    key: str  # what it is, unique within the suite's pass
+    resamples: int
+    seed: int
+    terms: int
+    rows: Rows
+    columns: tuple[str, ...] = ()  # the data columns ``rows`` reads
+    outputs: tuple[tuple[str, str], ...] = ()  # the (role, labels|proba) it reads
+
+
+class Streamed(Protocol):
+    """A check that can say, before any pass, which sums it will ask for."""
+
+    def sum_requests(self, ctx: GateContext) -> list[SumsRequest]: ...
