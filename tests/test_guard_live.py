@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -67,7 +68,7 @@ path:
       prediction_mix: {{psi: 0.5}}
   - env: production
 """
-LOAD_S = 12
+LOAD_S = 60  # the longest a load may run; each test stops its load when done
 
 
 def sound_model(X: pd.DataFrame, y: object) -> object:
@@ -122,7 +123,7 @@ class World:
         raise AssertionError(f"the follower did not serve v{version} within {timeout_s:.0f} s")
 
     def load(self, mode: str, name: str) -> subprocess.Popen[bytes]:
-        """Locust in its own process for LOAD_S seconds; it stops by itself."""
+        """Locust in its own process, for at most LOAD_S seconds."""
         env = dict(os.environ, GUARD_TRAFFIC=mode, GUARD_RATE="10")
         command = [
             sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "-u", "6",
@@ -168,7 +169,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 
 def failures(world: World, name: str) -> dict[str, int]:
-    """Locust's failures by message."""
+    """Locust's failures by message (after checking that it wrote its figures)."""
+    with (world.logs / f"{name}_stats.csv").open(newline="") as handle:
+        total = next(r for r in csv.DictReader(handle) if r["Name"] == "Aggregated")
+    assert int(total["Request Count"]) > 100, total
     found: dict[str, int] = {}
     path = world.logs / f"{name}_failures.csv"
     if path.exists():
@@ -198,9 +202,9 @@ def test_a_breach_under_traffic_rolls_staging_back_and_the_follower_serves_v1(
         assert len(looks) <= 3, guard.stdout  # a gross breach fails within three intervals
         assert world.registry.pinned("m", "staging") == 1
         switched = world.wait_served(1)
-        locust.wait(timeout=LOAD_S + 60)
+        time.sleep(2)  # traffic on v1 after the switch
     finally:
-        stop(locust)
+        stop(locust)  # SIGTERM: locust stops its users and writes its figures
     print(
         f"{mode}: guard decided in {detected:.1f} s; the follower served v1 {switched:.1f} s later"
     )
@@ -228,7 +232,6 @@ def test_a_sound_version_under_load_is_confirmed_not_rolled_back(world: World) -
             "guard", "staging", "--model-name", "m", "--url", world.url, "--confirm-after", "6",
             "--looks", "12",
         )  # fmt: skip
-        locust.wait(timeout=LOAD_S + 60)
     finally:
         stop(locust)
     assert guard.returncode == 0, guard.stdout + guard.stderr
@@ -244,3 +247,60 @@ def test_a_sound_version_under_load_is_confirmed_not_rolled_back(world: World) -
     assert "guard: v3 confirmed" in status.stdout, status.stdout
     history = world.modelgate("history", "m")
     assert "staging confirm v3" in history.stdout, history.stdout
+
+
+PROMETHEUS = """
+global: {{scrape_interval: 500ms, evaluation_interval: 10s}}
+scrape_configs:
+  - job_name: staging
+    static_configs: [{{targets: ["{target}"]}}]
+"""
+
+
+def test_a_guard_of_a_fleet_reads_prometheus_and_rolls_drift_back(world: World) -> None:
+    binary = shutil.which("prometheus")
+    if binary is None:
+        pytest.skip("Debian's prometheus package is not installed (.ci/run installs it)")
+    world.wait_served(3)  # confirmed by the test before; its predecessor is v1
+    port = free_port()
+    config = world.logs / "prometheus.yml"
+    config.write_text(PROMETHEUS.format(target=world.url.removeprefix("http://")), "utf-8")
+    command = [binary, f"--config.file={config}", f"--storage.tsdb.path={world.logs / 'tsdb'}",
+               f"--web.listen-address={LOOPBACK}:{port}"]  # fmt: skip
+    prometheus = start(command, world.logs / "prometheus.log")
+    url = f"http://{LOOPBACK}:{port}"
+    try:
+        wait_ready(f"{url}/-/ready", prometheus, world.logs / "prometheus.log", 60, "prometheus")
+        locust = world.load("drift", "fleet")
+        try:
+            guard = world.modelgate(
+                "guard", "staging", "--model-name", "m", "--prometheus", url, "--selector",
+                'job="staging"',
+            )  # fmt: skip
+        finally:
+            stop(locust)
+    finally:
+        stop(prometheus)
+    assert guard.returncode == 1, guard.stdout + guard.stderr
+    assert "drift b: fail" in guard.stdout, guard.stdout
+    assert world.registry.pinned("m", "staging") == 1
+    world.wait_served(1)
+
+
+def test_the_follower_never_serves_a_version_whose_evidence_does_not_verify(world: World) -> None:
+    pinned = world.registry.pinned("m", "staging")
+    assert pinned is not None
+    X = eval_frame(60, {"a": 0.0, "b": 0.5, "c": 0.5}, seed=2)
+    y = X.pop("y")
+    unvetted = int(log_and_register(sound_model(X, y), "m", X, tracking_uri=world.uri).version)
+    client = mlflow.MlflowClient(world.uri, world.uri)
+    client.set_registered_model_alias("m", "staging", str(unvetted))  # outside modelgate
+    try:
+        deadline = time.monotonic() + 30
+        log = world.logs / "follow.log"
+        while f"not serving m v{unvetted}" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert f"not serving m v{unvetted} as staging" in log.read_text()
+        assert world.served_version() == pinned
+    finally:
+        client.set_registered_model_alias("m", "staging", str(pinned))

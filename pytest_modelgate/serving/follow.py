@@ -3,8 +3,10 @@
 The front (``serving.proxy``) listens on the port users call. A follower thread reads the alias
 every ``poll_s`` seconds; when it moved, the newly pinned version's evidence is verified, its
 bento (the one its promotion built and recorded) is started with ``bentoml serve`` on a loopback
-port, and once it is ready and says it serves that version, the front switches to it. The old
-bento drains its requests and stops. A version whose evidence does not verify is never served:
+port, and once it is ready and says it serves that version, the front switches to it. The
+version replaced stays up as a standby, so that a rollback to it (the guard's, say) switches
+at once after its evidence is verified again; the standby before it drains its requests and
+stops. A version whose evidence does not verify is never served:
 the front keeps the version it has (and says so) until the alias pins a sound one.
 """
 
@@ -44,6 +46,7 @@ class Follower:
     logs: Path
     board: Switchboard = field(default_factory=Switchboard)
     serving: Served | None = None
+    standby: Served | None = None  # the version served before, kept warm for a rollback
     stopped: threading.Event = field(default_factory=threading.Event)
     refused: int | None = None  # the last version not served (its evidence did not verify)
 
@@ -80,7 +83,7 @@ class Follower:
             bento = evidence.fields.get("bento")
             if not bento:
                 raise EvidenceError(f"{name} v{version} has no {env} bento recorded")
-            served = self._launch(bento, version)
+            served = self._warm(version) or self._launch(bento, version)
         except (ModelgateError, OSError) as exc:
             self.refused = version
             kept = f"; still serving v{self.serving.backend.version}" if self.serving else ""
@@ -90,9 +93,33 @@ class Follower:
         self.board.current = served.backend  # new requests go to the new bento from here
         self.say(f"serving {name} v{version} as {env} (bento {bento})")
         if old is not None:
-            self.board.retired.append(old.backend)
-            self._retire(old)
+            self._keep_warm(old)
         return True
+
+    def _warm(self, version: int) -> Served | None:
+        """The standby bento when it is the version wanted and still answers as it (its
+        evidence was verified just now, by the caller)."""
+        standby = self.standby
+        if standby is None or standby.backend.version != version:
+            return None
+        self.standby = None
+        try:
+            if standby.process.poll() is None and _model_info(standby.backend.url).get(
+                "version"
+            ) in (version, str(version)):
+                return standby
+        except OSError:
+            pass
+        self._retire(standby)
+        return None
+
+    def _keep_warm(self, old: Served) -> None:
+        """The version just replaced stays up (a rollback to it switches at once); the one
+        kept before it is stopped once it has answered what it was given."""
+        previous, self.standby = self.standby, old
+        self.board.retired.append(old.backend)
+        if previous is not None:
+            self._retire(previous)
 
     def _launch(self, bento: str, version: int) -> Served:
         port = free_port()
@@ -122,11 +149,13 @@ class Follower:
         while old.backend.inflight and time.monotonic() < deadline:
             time.sleep(0.05)
         stop(old.process)
+        self.board.discard(old.backend)
 
     def close(self) -> None:
         self.stopped.set()
-        if self.serving is not None:
-            stop(self.serving.process)
+        for served in (self.serving, self.standby):
+            if served is not None:
+                stop(served.process)
 
 
 def _model_info(url: str) -> dict[str, Any]:

@@ -22,7 +22,7 @@ DROPPED = {
 TIMEOUT_S = 120.0
 
 
-@dataclass
+@dataclass(eq=False)  # one backend is one server: compared by identity
 class Backend:
     url: str
     version: int
@@ -51,11 +51,19 @@ class Switchboard:
                 self.loop = asyncio.get_running_loop()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                for backend in [*self.retired, self.current]:
-                    if backend is not None and backend.client is not None:
+                known = {id(b): b for b in [*self.retired, self.current] if b is not None}
+                for backend in known.values():
+                    if backend.client is not None:
                         await backend.client.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    def discard(self, backend: Backend) -> None:
+        """Forget a stopped backend, closing its connections in the loop that opened them."""
+        if backend in self.retired:
+            self.retired.remove(backend)
+        if backend.client is not None and self.loop is not None and not self.loop.is_closed():
+            asyncio.run_coroutine_threadsafe(backend.client.aclose(), self.loop)
 
     async def _forward(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         import httpx
