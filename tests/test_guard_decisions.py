@@ -14,6 +14,7 @@ import pytest
 from pytest_modelgate.errors import SuiteError
 from pytest_modelgate.guard.checks import (
     References,
+    difference,
     distribution,
     evaluate,
     histogram_quantile,
@@ -233,3 +234,20 @@ def test_a_guard_section_is_parsed_with_units_and_bad_keys_named() -> None:
     ]:
         with pytest.raises(SuiteError, match=said):
             parse_guard(node(bad))
+
+
+def test_a_canary_is_compared_with_its_baseline_within_a_margin() -> None:
+    worse = difference("error rate vs baseline", (100, 100, 1000), (10, 10, 1000), 0.01, ALPHA)
+    assert worse.verdict == "fail"
+    assert "difference in" in worse.text
+    same = difference("error rate vs baseline", (10, 10, 3000), (12, 12, 3000), 0.05, ALPHA)
+    assert same.verdict == "pass"
+    assert difference("x", (1, 1, 20), (0, 0, 20), 0.01, ALPHA).verdict == "inconclusive"
+
+
+def test_the_loop_fails_a_canary_worse_than_its_baseline_though_within_its_own_limit() -> None:
+    guard = watch(Stream(400, 0.04), error_rate=0.05, baseline_url="http://stable")
+    guard.baseline = Stream(400, 0.0)
+    outcome = guard.run()
+    assert outcome.verdict == "fail"
+    assert "error rate vs baseline failed" in outcome.why

@@ -32,6 +32,7 @@ def guard_spec(step: Step, args: argparse.Namespace) -> GuardSpec:
         "looks": args.looks,
         "confirm_after": args.confirm_after,
         "alpha": args.alpha,
+        "baseline_url": args.baseline_url,
     }
     spec = dataclasses.replace(spec, **{k: v for k, v in given.items() if v is not None})
     if args.url:
@@ -39,7 +40,10 @@ def guard_spec(step: Step, args: argparse.Namespace) -> GuardSpec:
     if args.prometheus:
         spec = dataclasses.replace(spec, url="")
     spec = dataclasses.replace(
-        spec, url=_expanded(spec.url, step), prometheus=_expanded(spec.prometheus, step)
+        spec,
+        url=_expanded(spec.url, step),
+        prometheus=_expanded(spec.prometheus, step),
+        baseline_url=_expanded(spec.baseline_url, step),
     )
     if not spec.url and not spec.prometheus:
         raise ConfigError(
@@ -83,9 +87,12 @@ def run_guard(place: Place, spec: GuardSpec) -> int:
         print(f"  prediction mix not checked: {refs.why_no_classes}", flush=True)
     source = (lambda: scrape(spec.url)) if spec.url else (
         lambda: query_prometheus(spec.prometheus, spec.selector))  # fmt: skip
+    if spec.baseline_url:
+        print(f"  against the baseline at {spec.baseline_url}", flush=True)
     watch = Watch(
         spec, source, refs, str(version),
         still_pinned=lambda: registry.pinned(name, env) == version,
+        baseline=(lambda: scrape(spec.baseline_url)) if spec.baseline_url else None,
         report=_print_look,
     )  # fmt: skip
     outcome = watch.run()

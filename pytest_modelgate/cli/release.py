@@ -128,6 +128,9 @@ def add_commands(sub: Any) -> None:
     guard.add_argument("--looks", type=int, default=None, help="at most this many looks")
     guard.add_argument("--confirm-after", type=int, default=None, help="looks before a pass")
     guard.add_argument("--alpha", type=float, default=None, help="false alarms, whole guard")
+    guard.add_argument(
+        "--baseline-url", default=None, help="a stable version's endpoint to compare with"
+    )
     _common(guard, cmd_guard)
 
 

@@ -9,7 +9,10 @@ alarms. The guard's ``alpha`` is shared by its checks (Bonferroni: each gets ``a
   those above the last bound at or under ``B`` possibly slower (they decide a pass);
 - drift: each feature's inputs by the bins of the gated data, PSI bounded over every share the
   counts allow;
-- prediction mix: the predicted classes against the gate run's share of each class.
+- prediction mix: the predicted classes against the gate run's share of each class;
+- against a baseline (canary against stable): the error rate and each latency budget's share
+  of slower requests may exceed the baseline endpoint's by at most a margin. The difference is
+  bounded by the two rates' confidence sequences, each at half the check's alpha.
 """
 
 from __future__ import annotations
@@ -46,11 +49,15 @@ class References:
     why_no_classes: str = ""
 
 
-def evaluate(spec: GuardSpec, counts: Counts, refs: References) -> list[Finding]:
-    """Every declared check on ``counts``; checks that cannot be measured say why."""
+def evaluate(
+    spec: GuardSpec, counts: Counts, refs: References, baseline: Counts | None = None
+) -> list[Finding]:
+    """Every declared check on ``counts`` (and against ``baseline``, the same counters of a
+    stable endpoint, when the spec names one)."""
     features = _guarded_features(spec, refs)
     mix = spec.mix_psi is not None and refs.classes is not None
     k = (spec.error_rate is not None) + len(spec.latency) + len(features) + mix
+    k += (1 + len(spec.latency)) if baseline is not None else 0
     alpha = spec.alpha / max(k, 1)
     findings = []
     if spec.error_rate is not None:
@@ -77,7 +84,69 @@ def evaluate(spec: GuardSpec, counts: Counts, refs: References) -> list[Finding]
         observed_mix = [counts.predictions.get(c, 0.0) for c in classes]
         expected = [refs.classes.get(c, 0.0) for c in classes]
         findings.append(distribution("prediction mix", observed_mix, expected, spec.mix_psi, alpha))
+    if baseline is not None:
+        findings += against_baseline(spec, counts, baseline, alpha)
     return findings
+
+
+def against_baseline(spec: GuardSpec, counts: Counts, base: Counts, alpha: float) -> list[Finding]:
+    """The error rate, and each latency budget's share of slower requests, against the
+    baseline's: each within its margin."""
+    found = [
+        difference(
+            "error rate vs baseline", (counts.errors, counts.errors, counts.requests),
+            (base.errors, base.errors, base.requests), spec.baseline_error_rate, alpha,
+        )
+    ]  # fmt: skip
+    for quantile, budget in sorted(spec.latency.items()):
+        found.append(
+            difference(
+                f"latency p{_quantile_name(quantile)} vs baseline", _slower(counts, budget),
+                _slower(base, budget), spec.baseline_slower, alpha,
+            )
+        )  # fmt: skip
+    return found
+
+
+def _slower(counts: Counts, budget_s: float) -> tuple[float, float, float]:
+    """(requests certainly slower than the budget, possibly slower, all requests)."""
+    finite = sorted(b for b in counts.buckets if math.isfinite(b))
+    total = counts.buckets.get(math.inf, counts.requests)
+    above = [b for b in finite if b >= budget_s]
+    below = [b for b in finite if b <= budget_s]
+    certain = total - counts.buckets[above[0]] if above else 0.0
+    possible = total - counts.buckets[below[-1]] if below else total
+    return certain, possible, total
+
+
+def difference(
+    name: str,
+    guarded: tuple[float, float, float],
+    base: tuple[float, float, float],
+    margin: float,
+    alpha: float,
+) -> Finding:
+    """Is the guarded rate at most ``margin`` above the baseline's? Each side is (events
+    certainly counted, events possibly counted, trials); the difference is bounded by the two
+    confidence sequences at ``alpha / 2`` each."""
+    (g_low_events, g_high_events, g_n), (b_low_events, b_high_events, b_n) = guarded, base
+    if not g_n or not b_n:
+        return Finding(name, INCONCLUSIVE, "no requests on one side yet", None)
+    g_low = rate_bounds(int(g_low_events), int(g_n), alpha / 2, margin or 0.5)
+    g_high = rate_bounds(int(g_high_events), int(g_n), alpha / 2, margin or 0.5)
+    b_low = rate_bounds(int(b_low_events), int(b_n), alpha / 2, margin or 0.5)
+    b_high = rate_bounds(int(b_high_events), int(b_n), alpha / 2, margin or 0.5)
+    low, high = g_low.low - b_high.high, g_high.high - b_low.low
+    text = (
+        f"{g_low.estimate:.2%} against the baseline's {b_high.estimate:.2%} "
+        f"({int(g_n)} and {int(b_n)} requests); difference in [{low:+.2%}, {high:+.2%}], "
+        f"margin {margin:.2%}"
+    )
+    if low > margin:
+        return Finding(name, FAIL, text)
+    if high < margin:
+        return Finding(name, PASS, text)
+    return Finding(name, INCONCLUSIVE, text)
 
 
 def _guarded_features(spec: GuardSpec, refs: References) -> list[str]:
@@ -98,15 +167,10 @@ def error_rate(counts: Counts, limit: float, alpha: float) -> Finding:
 def latency(counts: Counts, quantile: float, budget_s: float, alpha: float) -> Finding:
     name = f"latency p{_quantile_name(quantile)}"
     allowed = 1.0 - quantile
-    finite = sorted(b for b in counts.buckets if math.isfinite(b))
-    total = counts.buckets.get(math.inf, counts.requests)
+    certain, possible, total = _slower(counts, budget_s)
     n = int(total)
-    if not finite or n == 0:
+    if n == 0 or not any(math.isfinite(b) for b in counts.buckets):
         return Finding(name, INCONCLUSIVE, "no latency histogram samples yet", None)
-    above = [b for b in finite if b >= budget_s]
-    below = [b for b in finite if b <= budget_s]
-    certain = total - counts.buckets[above[0]] if above else 0.0
-    possible = total - counts.buckets[below[-1]] if below else total
     slow = rate_bounds(int(certain), n, alpha, allowed)
     maybe = rate_bounds(int(possible), n, alpha, allowed)
     observed = histogram_quantile(quantile, counts.buckets)

@@ -64,6 +64,7 @@ class Watch:
     refs: References
     version: str
     still_pinned: Callable[[], bool]
+    baseline: Source | None = None  # a stable endpoint's counters, to compare with
     report: Callable[[Look], None] = lambda look: None
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
@@ -72,6 +73,11 @@ class Watch:
         start, errors = self._first_counts()
         if start is None:
             return Outcome(INCONCLUSIVE, [], errors, stopped=errors)
+        try:
+            base_start = self.baseline() if self.baseline is not None else None
+        except Exception as exc:
+            why = f"the baseline's metrics could not be read: {type(exc).__name__}: {exc}"
+            return Outcome(INCONCLUSIVE, [], why, stopped=why)
         began, failures = self.clock(), 0
         looks: list[Look] = []
         for number in range(1, self.spec.looks + 1):
@@ -79,7 +85,7 @@ class Watch:
             if not self.still_pinned():
                 why = "the alias moved during the guard: nothing confirmed or rolled back"
                 return Outcome(INCONCLUSIVE, looks, why, stopped=why)
-            look = self._look(number, self.clock() - began, start)
+            look = self._look(number, self.clock() - began, start, base_start)
             looks.append(look)
             self.report(look)
             if look.counts is None:
@@ -110,16 +116,18 @@ class Watch:
             self.sleep(self.spec.interval_s)
         return None, f"the guard never saw v{self.version} served: {problem}"
 
-    def _look(self, number: int, elapsed: float, start: Counts) -> Look:
+    def _look(self, number: int, elapsed: float, start: Counts, base_start: Counts | None) -> Look:
         try:
             counts = self.source()
+            base = self.baseline() if self.baseline is not None else None
         except Exception as exc:
             return Look(number, elapsed, None, error=f"{type(exc).__name__}: {exc}")
         if counts.versions != {self.version}:
             served = ", ".join(sorted(counts.versions)) or "nothing"
             return Look(number, elapsed, None, error=f"the endpoint serves {served}")
         since = counts.since(start)
-        return Look(number, elapsed, since, evaluate(self.spec, since, self.refs))
+        base_since = base.since(base_start) if base is not None and base_start else None
+        return Look(number, elapsed, since, evaluate(self.spec, since, self.refs, base_since))
 
     def _decide(self, look: Look) -> Outcome | None:
         failed = [f for f in look.findings if f.verdict == FAIL]

@@ -15,6 +15,10 @@
         latency: {p99: 250ms}   # quantile: budget (any of p50 .. p999)
         drift: {psi: 0.5}       # each feature's input PSI against the gated data, at most
         prediction_mix: {psi: 0.25}  # predicted classes against the gate run's, at most
+        baseline:               # canary against stable: the same counters of another endpoint
+          url: ${PROD_URL}
+          error_rate: 0.01      # at most this much above the baseline's error rate
+          slower: 0.02          # and this much above its share over each latency budget
     - env: production           # after staging: needs staging's guard to have confirmed
 
 Plain data only: the guard itself lives in ``pytest_modelgate.guard``.
@@ -24,14 +28,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from pytest_modelgate.suite.nodes import Node
 
 GUARD_KEYS = {
     "url", "prometheus", "selector", "interval", "looks", "confirm_after", "alpha",
     "min_requests", "min_rate", "error_rate", "latency", "drift", "prediction_mix",
-    "measurement_errors",
+    "measurement_errors", "baseline",
 }  # fmt: skip
+BASELINE_KEYS = {"url", "error_rate", "slower"}
 QUANTILE = re.compile(r"^p(\d{2}|9\d{2})$")  # p50, p95, p99, p999
 SECONDS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$")
 UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}
@@ -54,6 +60,9 @@ class GuardSpec:
     drift_features: tuple[str, ...] = ()
     mix_psi: float | None = 0.25
     measurement_errors: int = 3  # unreadable scrapes tolerated before the guard gives up
+    baseline_url: str = ""  # a stable version's endpoint to compare with ('' for none)
+    baseline_error_rate: float = 0.01  # how much worse than the baseline the error rate may be
+    baseline_slower: float = 0.02  # ... and the share of requests over a latency budget
     where: str = ""
 
     @property
@@ -83,11 +92,23 @@ def parse_guard(node: Node) -> GuardSpec:
         drift_features=_features(node.get("drift")),
         mix_psi=_psi(node.get("prediction_mix"), 0.25),
         measurement_errors=node.value_or("measurement_errors", lambda n: n.as_int(minimum=0), 3),
+        **_baseline(node.get("baseline")),
         where=f"{node.path}:{node.line}" if node.line else str(node.path),
     )
     if spec.confirm_after > spec.looks:
         raise node.error(f"confirm_after ({spec.confirm_after}) exceeds looks ({spec.looks})")
     return spec
+
+
+def _baseline(node: Node | None) -> dict[str, Any]:
+    if node is None:
+        return {}
+    section = node.mapping().only(BASELINE_KEYS)
+    return {
+        "baseline_url": section.require("url").as_str().strip(),
+        "baseline_error_rate": section.value_or("error_rate", Node.as_fraction, 0.01),
+        "baseline_slower": section.value_or("slower", Node.as_fraction, 0.02),
+    }
 
 
 def _seconds(node: Node) -> float:
