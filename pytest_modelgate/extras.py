@@ -16,6 +16,7 @@ EXTRAS = {
     "locust": "load",
     "fairlearn": "fairness",
     "dvc": "dvc",
+    "pyspark": "spark",
 }
 
 

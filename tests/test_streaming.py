@@ -4,6 +4,7 @@ batch size the very same draws."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -51,7 +52,8 @@ def test_any_split_of_the_rows_draws_the_same_weights_and_sums():
         np.testing.assert_array_equal(split.point[:, 0], whole.point[:, 0])
         np.testing.assert_allclose(split.draws, whole.draws, rtol=1e-12, atol=1e-9)
     counts = poisson_weights(np.arange(200_000), 1, 4)
-    assert abs(counts.mean() - 1) < 0.01 and abs(counts.var() - 1) < 0.01  # Poisson(1)
+    assert abs(counts.mean() - 1) < 0.01  # Poisson(1): mean and variance 1
+    assert abs(counts.var() - 1) < 0.01
 
 
 def test_a_classifier_streamed_in_any_batch_size_gets_the_in_memory_verdicts(pytester, world):
@@ -124,4 +126,16 @@ def test_what_sums_cannot_merge_says_so_and_names_the_engine(pytester, world):
     assert figures["accuracy[medae]"][2] is None
     result.stdout.fnmatch_lines(
         ["*cannot be merged from sums per batch, which the streaming engine needs*"]
+    )
+
+
+def test_engine_spark_without_pyspark_says_which_extra_installs_it(pytester, world, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pyspark", None)  # as if it were not installed
+    suite = world.suite("reg", ", engine: spark")
+    result = pytester.runpytest(str(suite), *world.args("reg"), "-p", "no:xdist")
+    assert result.ret != pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(
+        [
+            "*data.engine: engine spark needs pyspark, which is not installed: pip install 'pytest-modelgate[spark]'*"
+        ]
     )

@@ -65,6 +65,13 @@ class ModelHandle:
     def classes(self) -> Any:
         return getattr(self.model, "classes_", None)
 
+    def files(self, destination: Path) -> Path:
+        """The version's MLflow model directory: the copy the run digested, else one
+        downloaded into ``destination``."""
+        if self._local is None:
+            self._local = self._registry.download(self.ref, destination)
+        return self._local
+
     def predict(self, X: Any) -> Any:
         return self.model.predict(X)
 

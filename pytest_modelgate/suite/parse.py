@@ -198,7 +198,19 @@ def data_spec(node: Node) -> DataSpec:
         )
     if master is not None and engine != "spark":
         raise node.require("spark_master").error("'spark_master' goes with 'engine: spark'")
+    if engine == "spark":
+        _require_pyspark(node.require("engine"))
     return dataclasses.replace(spec, engine=engine, batch_rows=batch_rows, spark_master=master)
+
+
+def _require_pyspark(node: Node) -> None:
+    from pytest_modelgate.errors import MissingExtraError
+    from pytest_modelgate.extras import require
+
+    try:
+        require("engine spark", "pyspark")
+    except MissingExtraError as exc:
+        raise node.error(str(exc)) from None
 
 
 def _parquet(spec: DataSpec) -> bool:
