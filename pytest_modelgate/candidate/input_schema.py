@@ -68,7 +68,8 @@ def as_schema(obj: Any, where: str) -> Any:
     if isinstance(obj, pa.DataFrameSchema):
         return obj
     if isinstance(obj, type) and issubclass(obj, pa.DataFrameModel):
-        return obj.to_schema()
+        model: Any = obj
+        return model.to_schema()
     raise InputSchemaError(
         f"{where} is a {type(obj).__name__}, expected a pandera DataFrameModel or DataFrameSchema"
     )

@@ -181,8 +181,8 @@ def reliability_from_sums(sums: Any, edges: np.ndarray) -> list[dict[str, float 
                 "low": float(edges[b]),
                 "high": float(edges[b + 1]),
                 "rows": count,
-                "mean_predicted": float(cell[2] / count) if count else None,
-                "observed": float(cell[1] / count) if count else None,
+                "mean_predicted": float(cell[2] / count) if cell is not None and count else None,
+                "observed": float(cell[1] / count) if cell is not None and count else None,
             }
         )
     return out

@@ -104,7 +104,7 @@ def _mean(sums: np.ndarray, total: np.ndarray) -> np.ndarray:
 
 
 def _root_mean(sums: np.ndarray, total: np.ndarray) -> np.ndarray:
-    return np.sqrt(_mean(sums, total))
+    return np.asarray(np.sqrt(_mean(sums, total)), dtype=float)
 
 
 def _only(kwargs: dict[str, Any], allowed: dict[str, Any]) -> None:
@@ -281,7 +281,7 @@ AUC_BINS = 4096
 def auc_bin(scores: np.ndarray) -> np.ndarray:
     """Each probability's bin of [0, 1]."""
     clipped = np.clip(np.asarray(scores, dtype=float), 0.0, 1.0)
-    return np.minimum((clipped * AUC_BINS).astype(np.int64), AUC_BINS - 1)
+    return np.asarray(np.minimum((clipped * AUC_BINS).astype(np.int64), AUC_BINS - 1))
 
 
 def binned_roc_auc(positives: np.ndarray, negatives: np.ndarray) -> np.ndarray:

@@ -54,4 +54,5 @@ def poisson_weights(rows: np.ndarray, seed: int, resamples: int) -> np.ndarray:
         keys = base[:, None] ^ blocks[None, :]
         _mix(keys)
     uniforms = keys.view(np.uint16).reshape(len(rows), hashes * _PER_HASH)[:, :resamples]
-    return _TABLE[uniforms]
+    weights: np.ndarray = _TABLE[uniforms]
+    return weights

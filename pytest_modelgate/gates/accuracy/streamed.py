@@ -206,8 +206,8 @@ def _requests(ctx: GateContext, gate: MetricGate, roles: tuple[str, ...]) -> lis
             for s in scored
         ]
     width = _terms(ctx, gate, roles, classes[0])
-    rows = MomentRows(target, scored, classes[0])
-    return [SumsRequest(base, terms=width * len(roles), rows=rows, outputs=outputs, **common)]  # type: ignore[arg-type]
+    moments = MomentRows(target, scored, classes[0])
+    return [SumsRequest(base, terms=width * len(roles), rows=moments, outputs=outputs, **common)]  # type: ignore[arg-type]
 
 
 def values(

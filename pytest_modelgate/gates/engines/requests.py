@@ -3,6 +3,8 @@
 A request's ``rows`` function turns one batch into key columns and per-row terms; it runs in
 this process for the streaming engine and inside Spark's Python workers for the Spark engine,
 so it captures only plain values (names, classes, sklearn metric functions), never the run.
+A check that can say before any pass what it will ask has a ``sum_requests(ctx)`` method: the
+run gathers every check's of a suite, so that one pass computes them all.
 """
 
 from __future__ import annotations
@@ -14,8 +16,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
-
-    from pytest_modelgate.gates.api import GateContext
 
 LABELS = "labels"
 PROBA = "proba"
@@ -49,9 +49,3 @@ class SumsRequest:
     rows: Rows
     columns: tuple[str, ...] = ()  # the data columns ``rows`` reads
     outputs: tuple[tuple[str, str], ...] = ()  # the (role, labels|proba) it reads
-
-
-class Streamed(Protocol):
-    """A check that can say, before any pass, which sums it will ask for."""
-
-    def sum_requests(self, ctx: GateContext) -> list[SumsRequest]: ...

@@ -179,7 +179,8 @@ class _SparkView:
 
     @property
     def rows(self) -> np.ndarray:
-        return self._frame[ROW].to_numpy(dtype="int64")
+        rows: np.ndarray = self._frame[ROW].to_numpy(dtype="int64")
+        return rows
 
     @property
     def frame(self) -> pd.DataFrame:
