@@ -1,9 +1,12 @@
 """``pip install 'pytest-modelgate[serve]'``: the README's commands without the fairness and
 load gates (their extras are not installed): init, the gate run, ``--promote staging``,
-``modelgate serve staging`` and a prediction."""
+``modelgate serve staging`` and a prediction; then ``serve staging --follow`` with
+``modelgate guard staging`` confirming the version under a bounded stream of requests."""
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -14,11 +17,15 @@ from .userenv import (
     UserEnv,
     assert_serves_staging,
     check_isolated,
+    eval_rows,
     make_user,
+    post,
     readme_commands,
     serving,
     without_extras,
 )
+
+TRAFFIC_S = 40.0  # the longest the requests run; they stop when the guard is done
 
 
 @pytest.fixture(scope="module")
@@ -48,3 +55,33 @@ def test_the_readme_commands_gate_promote_and_serve(user: UserEnv) -> None:
     assert user.aliases() == {"staging": "1"}
     with serving(user, user.readme(serve, version=1)) as url:
         assert_serves_staging(user, url)
+
+
+def test_serve_follow_and_the_guard_confirm_the_staging_version(user: UserEnv) -> None:
+    assert user.aliases() == {"staging": "1"}  # the test before promoted it
+    command = ["modelgate", "serve", "staging", "--model-name", MODEL, "--follow"]
+    with serving(user, command) as url:
+        rows, done, statuses = eval_rows(user, 200), threading.Event(), []
+
+        def traffic() -> None:  # ten of the user's rows per request, bounded in time
+            began, offset = time.monotonic(), 0
+            while not done.is_set() and time.monotonic() - began < TRAFFIC_S:
+                status, _ = post(f"{url}/predict", {"rows": rows[offset : offset + 10]})
+                statuses.append(status)
+                offset = (offset + 10) % len(rows)
+
+        sender = threading.Thread(target=traffic, daemon=True)
+        sender.start()
+        try:
+            guard = user.run(
+                "modelgate", "guard", "staging", "--model-name", MODEL, "--url", url,
+                "--interval", "2", "--looks", "15", "--confirm-after", "2", timeout=120,
+            )  # fmt: skip
+        finally:
+            done.set()
+            sender.join(timeout=30)
+    assert guard.returncode == 0, guard.stdout[-4000:] + guard.stderr[-2000:]
+    assert set(statuses) == {200}, sorted(set(statuses))
+    assert f"guard confirmed {MODEL} v1 in staging" in guard.stdout
+    history = user.run("modelgate", "history", MODEL)
+    assert "staging confirm v1" in history.stdout, history.stdout
