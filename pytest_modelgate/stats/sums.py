@@ -45,9 +45,14 @@ class CellSums:
         n = len(weights)
         if n == 0:
             return
+        values = np.ones((n, 1)) if terms is None else np.column_stack([np.ones(n), terms])
+        if not keys:  # one cell: no grouping, one matrix product
+            slot = self._slot(())
+            self._point[slot] += values.sum(axis=0)
+            self._draws[slot] += (values.T @ weights).T
+            return
         local, inverse = _cells(keys, n)
         slots = np.array([self._slot(key) for key in local], dtype=np.int64)
-        values = np.ones((n, 1)) if terms is None else np.column_stack([np.ones(n), terms])
         order = np.argsort(inverse, kind="stable")
         starts = np.flatnonzero(np.r_[True, np.diff(inverse[order]) != 0])
         sorted_values, sorted_weights = values[order], weights[order]
