@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -166,6 +167,18 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             yield world
         finally:
             stop(follower)
+        # the follower stopped every bento it started before it exited
+        backends = re.findall(r" at (http://[\d.:]+)\)", (logs / "follow.log").read_text())
+        assert backends
+        assert [url for url in backends if answers(url)] == []
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/livez", timeout=5):
+            return True
+    except OSError:
+        return False
 
 
 def failures(world: World, name: str) -> dict[str, int]:

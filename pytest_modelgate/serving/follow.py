@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import threading
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,7 @@ from pytest_modelgate.serving.proxy import Backend, Switchboard
 STARTUP_S = 180.0
 DRAIN_S = 30.0
 GRACE_S = 1.0
+STOP_S = 8.0  # a bento's own shutdown, before it is killed
 
 
 @dataclass
@@ -91,7 +94,7 @@ class Follower:
             return False
         old, self.serving, self.refused = self.serving, served, None
         self.board.current = served.backend  # new requests go to the new bento from here
-        self.say(f"serving {name} v{version} as {env} (bento {bento})")
+        self.say(f"serving {name} v{version} as {env} (bento {bento} at {served.backend.url})")
         if old is not None:
             self._keep_warm(old)
         return True
@@ -148,14 +151,16 @@ class Follower:
         deadline = time.monotonic() + DRAIN_S
         while old.backend.inflight and time.monotonic() < deadline:
             time.sleep(0.05)
-        stop(old.process)
+        stop(old.process, grace_s=STOP_S)
         self.board.discard(old.backend)
 
     def close(self) -> None:
+        """Stop every bento at once (each given STOP_S), so the follower's own shutdown stays
+        shorter than a supervisor's usual grace before it kills the follower."""
         self.stopped.set()
-        for served in (self.serving, self.standby):
-            if served is not None:
-                stop(served.process)
+        running = [s.process for s in (self.serving, self.standby) if s is not None]
+        with ThreadPoolExecutor(max_workers=max(len(running), 1)) as pool:
+            list(pool.map(lambda process: stop(process, grace_s=STOP_S), running))
 
 
 def _model_info(url: str) -> dict[str, Any]:
@@ -178,11 +183,21 @@ def follow(place: Place, host: str, port: int, poll_s: float, logs: Path) -> int
         thread = threading.Thread(target=follower.follow, name="modelgate-follow", daemon=True)
         thread.start()
         config = uvicorn.Config(
-            follower.board, host=host, port=port, log_level="warning", lifespan="on"
+            follower.board,
+            host=host,
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            timeout_graceful_shutdown=5,  # in-flight requests finish; then the bentos stop
         )
         alias = place.registry.alias(place.env)
         follower.say(f"following alias {alias!r} of {place.name} on http://{host}:{port}")
+        # uvicorn shuts down on SIGTERM, then raises it again for the handler it found: make
+        # that an exit through ``finally``, so the bentos are stopped (the default would end
+        # the process on the spot and leave them running)
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
         uvicorn.Server(config).run()
     finally:
         follower.close()
+        follower.say("stopped: every bento it started is stopped")
     return 0
