@@ -7,6 +7,7 @@ import dataclasses
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -79,10 +80,12 @@ def run_guard(place: Place, spec: GuardSpec) -> int:
             file=sys.stderr,
         )
         return 1
+    began = time.monotonic()
     refs = references(registry, name, version, env)
     where = spec.url or spec.prometheus
     print(f"modelgate: guarding {name} v{version} in {env} at {where}: a look every "
-          f"{spec.interval_s:g} s, at most {spec.looks}, alpha {spec.alpha:g}", flush=True)  # fmt: skip
+          f"{spec.interval_s:g} s, at most {spec.looks}, alpha {spec.alpha:g} (references read "
+          f"in {time.monotonic() - began:.1f} s)", flush=True)  # fmt: skip
     if refs.classes is None and spec.mix_psi is not None:
         print(f"  prediction mix not checked: {refs.why_no_classes}", flush=True)
     source = (lambda: scrape(spec.url)) if spec.url else (
@@ -96,6 +99,7 @@ def run_guard(place: Place, spec: GuardSpec) -> int:
         report=_print_look,
     )  # fmt: skip
     outcome = watch.run()
+    acted = time.monotonic()
     try:
         lines = act(place, version, outcome)
     except ModelgateError as exc:
@@ -105,6 +109,7 @@ def run_guard(place: Place, spec: GuardSpec) -> int:
         return 1
     for line in lines:
         print(line, flush=True)
+    print(f"  recorded in {time.monotonic() - acted:.1f} s", flush=True)
     return EXIT[outcome.verdict]
 
 
