@@ -136,6 +136,6 @@ def test_engine_spark_without_pyspark_says_which_extra_installs_it(pytester, wor
     assert result.ret != pytest.ExitCode.OK
     result.stdout.fnmatch_lines(
         [
-            "*data.engine: engine spark needs pyspark, which is not installed: pip install 'pytest-modelgate[spark]'*"
+            "*data.engine: engine spark needs pyspark, which is not installed: pip install 'pytest-modelgate[[]spark[]]'*"
         ]
     )

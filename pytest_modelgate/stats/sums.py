@@ -66,6 +66,13 @@ class CellSums:
             # one matrix product per cell: (1 + terms) x rows @ rows x resamples
             self._draws[slot] += (sorted_values[a:b].T @ sorted_weights[a:b]).T
 
+    def add_summed(self, point: np.ndarray, draws: np.ndarray, key: tuple[Any, ...] = ()) -> None:
+        """Add sums already taken over some rows of one cell: ``point`` (1 + terms) and
+        ``draws`` (resamples x (1 + terms)), term 0 being the weight."""
+        slot = self._slot(key)
+        self._point[slot] += point
+        self._draws[slot] += draws
+
     def _slot(self, key: tuple[Any, ...]) -> int:
         slot = self._index.get(key)
         if slot is None:

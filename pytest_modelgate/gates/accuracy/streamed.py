@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_modelgate.errors import MetricError
 from pytest_modelgate.gates.accuracy.outputs import scored_outputs
-from pytest_modelgate.gates.engines.requests import LABELS, PROBA, SumsRequest, View
+from pytest_modelgate.gates.engines.requests import LABELS, PROBA, SumsRequest, View, target_of
 
 if TYPE_CHECKING:
     import numpy as np
@@ -57,7 +57,7 @@ class LabelRows:
     scored: tuple[Scored, ...]
 
     def __call__(self, view: View) -> tuple[list[Any], None]:
-        return [view.frame[self.target].to_numpy(), *(s(view) for s in self.scored)], None
+        return [target_of(view, self.target), *(s(view) for s in self.scored)], None
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ class MomentRows:
 
         from pytest_modelgate.stats.moments import summed_terms
 
-        y = view.frame[self.target].to_numpy()
+        y = target_of(view, self.target)
         parts = []
         for s in self.scored:
             summed = summed_terms(s.spec.function, y, s(view), self.classes)
@@ -90,7 +90,7 @@ class AucRows:
     def __call__(self, view: View) -> tuple[list[Any], None]:
         from pytest_modelgate.stats.moments import auc_bin
 
-        y = view.frame[self.target].to_numpy()
+        y = target_of(view, self.target)
         return [y == self.positive, auc_bin(self.scored(view))], None
 
 

@@ -114,11 +114,11 @@ class CalibrationRows:
     bins: int
 
     def __call__(self, view: View) -> tuple[list[np.ndarray], np.ndarray]:
-        from pytest_modelgate.gates.engines.requests import PROBA
+        from pytest_modelgate.gates.engines.requests import PROBA, target_of
         from pytest_modelgate.stats.calibration import prepare, row_terms
 
         c = prepare(
-            view.frame[self.target].to_numpy(),
+            target_of(view, self.target),
             view.output(self.role, PROBA),
             self.classes,
             bins=self.bins,

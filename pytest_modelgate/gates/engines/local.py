@@ -75,12 +75,39 @@ def accumulate(views: Iterable[View], requests: list[SumsRequest]) -> dict[str, 
             for a in range(0, len(rows), step):
                 b = min(len(rows), a + step)
                 weights = poisson_weights(rows[a:b], seed, resamples)
+                single = [r for r in members if not prepared[r.key][0]]
+                _add_single_cells(sums, single, prepared, slice(a, b), weights)
                 for r in members:
                     keys, terms = prepared[r.key]
-                    part = None if terms is None else terms[a:b]
-                    sums[r.key].add([np.asarray(k)[a:b] for k in keys], part, weights)
+                    if keys:
+                        part = None if terms is None else terms[a:b]
+                        sums[r.key].add([np.asarray(k)[a:b] for k in keys], part, weights)
                 del weights
     return {key: s.sorted() for key, s in sums.items()}
+
+
+def _add_single_cells(
+    sums: dict[str, CellSums],
+    requests: list[SumsRequest],
+    prepared: dict[str, tuple[list[Any], np.ndarray | None]],
+    rows: slice,
+    weights: np.ndarray,
+) -> None:
+    """The requests without key columns (one cell each: a section's regression errors, its
+    losses) in one matrix product: reading a block of weights costs more than the product."""
+    if not requests:
+        return
+    parts = [prepared[r.key][1] for r in requests]
+    blocks = [np.ones((rows.stop - rows.start, 1))]
+    blocks += [np.ones((rows.stop - rows.start, 0)) if t is None else t[rows] for t in parts]
+    stacked = np.column_stack(blocks)
+    point, draws = stacked.sum(axis=0), (stacked.T @ weights).T
+    first = 1
+    for r, t in zip(requests, parts, strict=True):
+        width = 0 if t is None else t.shape[1]
+        span = [0, *range(first, first + width)]
+        sums[r.key].add_summed(point[span], draws[:, span])
+        first += width
 
 
 def run_local(

@@ -49,3 +49,19 @@ class SumsRequest:
     rows: Rows
     columns: tuple[str, ...] = ()  # the data columns ``rows`` reads
     outputs: tuple[tuple[str, str], ...] = ()  # the (role, labels|proba) it reads
+
+
+def target_of(view: View, target: str) -> np.ndarray:
+    """The batch's target column; DataError on a missing value (as the memory engine refuses
+    a target with missing values before any gate runs)."""
+    from pytest_modelgate.errors import DataError
+
+    column = view.frame[target]
+    if column.isna().any():
+        first = int(view.rows[column.isna().to_numpy()][0])
+        raise DataError(
+            f"target column {target!r} has missing values ({int(column.isna().sum())} in the "
+            f"batch holding row {first})"
+        )
+    values: np.ndarray = column.to_numpy()
+    return values

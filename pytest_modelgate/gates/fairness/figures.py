@@ -166,10 +166,10 @@ class GroupRows:
     roles: tuple[str, ...]
 
     def __call__(self, view: View) -> tuple[list[Any], None]:
-        from pytest_modelgate.gates.engines.requests import LABELS
+        from pytest_modelgate.gates.engines.requests import LABELS, target_of
 
         keys = [view.frame[c].astype(str).to_numpy() for c in self.by]
-        keys.append(view.frame[self.target].to_numpy())
+        keys.append(target_of(view, self.target))
         return [*keys, *(view.output(r, LABELS) for r in self.roles)], None
 
 
