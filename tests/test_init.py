@@ -55,6 +55,7 @@ def test_init_writes_one_promotion_job_per_environment_of_the_declared_path(
         env = "dev"
         [[tool.modelgate.path]]
         env = "uat"
+        guard = {url = "${UAT_URL}", interval = "10s", looks = 6}
         [[tool.modelgate.path]]
         env = "production"
         approval = true
@@ -77,6 +78,9 @@ def test_init_writes_one_promotion_job_per_environment_of_the_declared_path(
     # production's registry comes from its GitHub environment's secret of the same name
     assert jobs.count("PROD_MLFLOW: ${{ secrets.PROD_MLFLOW }}") == 1
     assert """if: contains(fromJSON('["uat", "production"]'), inputs.target)""" in jobs
+    # uat's live guard runs in its job, its endpoint from that environment's secret
+    assert jobs.count("run: modelgate guard uat --model-name m\n") == 1
+    assert jobs.count("UAT_URL: ${{ secrets.UAT_URL }}") == 1
     linted = subprocess.run([str(ACTIONLINT), "-"], input=workflow, capture_output=True, text=True)
     assert linted.returncode == 0, linted.stdout + linted.stderr
 

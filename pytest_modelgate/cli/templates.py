@@ -330,9 +330,10 @@ def _promote_job(s: Scaffold, index: int) -> str:
     step = s.path.steps[index]
     onward = json.dumps(list(s.path.envs[index:]))
     needs = f"\n    needs: {s.path.envs[index - 1]}" if index else ""
+    named = [*step.variables, *(step.guard.variables if step.guard else [])]
     variables = [
-        f"\n      {name}: ${{{{ secrets.{name} }}}}" for name in step.variables
-    ]  # the registry the step lives in, from the GitHub environment's secrets
+        f"\n      {name}: ${{{{ secrets.{name} }}}}" for name in dict.fromkeys(named)
+    ]  # the registry the step lives in and its guard's endpoints, from the environment's secrets
     if step.approval:
         variables.append(
             f"\n      MODELGATE_APPROVAL: reviewers of the {step.env} environment "
@@ -347,7 +348,7 @@ def _promote_job(s: Scaffold, index: int) -> str:
     timeout-minutes: 30
     environment: {step.env}{approval}
     steps:
-{_promote_steps(s, step.env)}"""
+{_promote_steps(s, step.env)}{_guard_step(s, step.env) if step.guard else ""}"""
 
 
 PATH_TEMPLATE = """\
@@ -358,8 +359,11 @@ PATH_TEMPLATE = """\
 # 12h, 1d), approval (true: --approved-by WHO or MODELGATE_APPROVAL must say who), and where
 # it lives: model (a registered model), tracking_uri (a registry; ${VAR} is read from the
 # environment) and alias (default: the environment's name).
+# A step's guard (modelgate guard ENV) watches it live once its alias has moved, and the next
+# step then needs the guard's confirmation of the version.
 path:
   - env: staging
+    # guard: {url: "${STAGING_URL}", interval: 30s, looks: 20, latency: {p99: 250ms}}
   - env: production
     # soak: 1d
     # approval: true
@@ -378,6 +382,15 @@ def _promote_steps(s: Scaffold, env: str) -> str:
           name: promotion-{env}
           path: gate-reports/
           if-no-files-found: warn
+"""
+
+
+def _guard_step(s: Scaffold, env: str) -> str:
+    """The environment's live guard, once the alias has moved: it confirms the version (the
+    next job's promotion needs that) or rolls it back, and fails the job unless it confirmed."""
+    return f"""\
+      - name: Guard {env} under live traffic (confirm, or roll back)
+        run: modelgate guard {env} --model-name {s.model}
 """
 
 

@@ -69,6 +69,11 @@ class GuardSpec:
     def duration_s(self) -> float:
         return self.interval_s * self.looks
 
+    @property
+    def variables(self) -> list[str]:
+        """The environment variables its endpoints name (``${VAR}``)."""
+        return re.findall(r"\$\{(\w+)\}", " ".join((self.url, self.prometheus, self.baseline_url)))
+
 
 def parse_guard(node: Node) -> GuardSpec:
     node = node.mapping().only(GUARD_KEYS)
