@@ -225,6 +225,10 @@ class GateRun:
         if read_model_name(path) != self.settings.model_name:
             return None
         suite = load_suite(path)
+        if self.settings.engine is not None:
+            from pytest_modelgate.suite.parse import with_engine
+
+            suite = with_engine(suite, self.settings.engine, self.settings.engine_source)
         checks = plan(suite, self.kinds)
         self.suites[path] = suite
         return suite, checks

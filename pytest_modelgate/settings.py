@@ -24,6 +24,9 @@ ENV_GATE_SUMMARY = "MODELGATE_GATE_SUMMARY"
 ENV_GATE_HTML = "MODELGATE_GATE_HTML"
 ENV_GATE_ALPHA = "MODELGATE_GATE_ALPHA"
 ENV_ERROR_CONTROL = "MODELGATE_ERROR_CONTROL"
+ENV_ENGINE = "MODELGATE_ENGINE"
+INI_ENGINE = "modelgate_engine"
+ENGINES = ("memory", "streaming", "spark")
 
 INI_TRACKING_URI = "modelgate_tracking_uri"
 INI_GATE_REPORT = "modelgate_gate_report"
@@ -77,6 +80,10 @@ class Settings:
     gate_alpha_source: str = "default"
     error_control: str | None = None
     error_control_source: str = "default"
+    # where every suite's statistics are computed (memory, streaming, spark); None: each
+    # suite's data.engine
+    engine: str | None = None
+    engine_source: str = "default"
 
     @property
     def active(self) -> bool:
@@ -172,6 +179,14 @@ def add_options(parser: pytest.Parser) -> None:
         help=f"your own bentofile for the bento [{ENV_BENTOFILE}, ini {INI_BENTOFILE}, "
         f"default <rootdir>/{DEFAULT_BENTOFILE} when it exists, else the package's own]",
     )
+    group.addoption(
+        "--gate-engine",
+        default=None,
+        metavar="ENGINE",
+        help=f"compute every suite's statistics in memory, streaming (Parquet record batches) or "
+        f"on spark, whatever the suites' data.engine [{ENV_ENGINE}, ini {INI_ENGINE}]",
+    )
+    parser.addini(INI_ENGINE, "memory, streaming or spark for every suite", default="")
     parser.addini(INI_TRACKING_URI, "MLflow tracking/registry URI for model gates", default="")
     parser.addini(INI_GATE_REPORT, "path of the JSON gate report", default="")
     parser.addini(INI_BENTOFILE, "bentofile a promotion builds from", default="")
@@ -221,7 +236,21 @@ def resolve_settings(config: pytest.Config) -> Settings:
         **_promotion(config, name),
         **_outputs(config, rootpath),
         **_error_control(config),
+        **_engine(config),
     )
+
+
+def _engine(config: pytest.Config) -> dict[str, Any]:
+    """The run's engine, when the command line, environment or ini name one."""
+    chosen = _pick(config, "--gate-engine", ENV_ENGINE, INI_ENGINE)
+    if chosen is None:
+        return {}
+    text = chosen.raw.strip()
+    if text not in ENGINES:
+        raise pytest.UsageError(
+            f"Invalid engine {chosen.raw!r} from {chosen.where}: expected one of {', '.join(ENGINES)}"
+        )
+    return {"engine": text, "engine_source": chosen.where}
 
 
 def _error_control(config: pytest.Config) -> dict[str, Any]:

@@ -139,3 +139,17 @@ def test_engine_spark_without_pyspark_says_which_extra_installs_it(pytester, wor
             "*data.engine: engine spark needs pyspark, which is not installed: pip install 'pytest-modelgate[[]spark[]]'*"
         ]
     )
+
+
+def test_the_gate_engine_option_streams_a_suite_written_for_memory(pytester, world):
+    _, declared = gate(pytester, world, "reg", world.suite("reg", ", engine: streaming"))
+    _, chosen = gate(pytester, world, "reg", world.suite("reg"), "--gate-engine", "streaming")
+    assert_identical(declared, chosen)
+    (pytester.path / "eval.csv").write_text("a,b,c,y\n1,2,3,4\n")
+    (pytester.path / "suite.yaml").write_text(
+        "model: reg\ndata: {path: eval.csv}\ntarget: y\ngates:\n  accuracy:\n"
+        "    metrics: {rmse: {max: 1}}\n"
+    )
+    refused = pytester.runpytest(*world.args("reg"), "--gate-engine", "spark", "-p", "no:xdist")
+    assert refused.ret != pytest.ExitCode.OK
+    refused.stdout.fnmatch_lines(["*--gate-engine: engine spark reads Parquet*eval.csv*"])

@@ -203,6 +203,25 @@ def data_spec(node: Node) -> DataSpec:
     return dataclasses.replace(spec, engine=engine, batch_rows=batch_rows, spark_master=master)
 
 
+def with_engine(suite: Suite, engine: str, where: str) -> Suite:
+    """The suite with the run's engine (``--gate-engine``) in place of its data's own."""
+    from pytest_modelgate.errors import ConfigError, MissingExtraError
+    from pytest_modelgate.extras import require
+
+    if engine != "memory" and not _parquet(suite.data):
+        raise ConfigError(
+            f"{where}: engine {engine} reads Parquet (a file, a directory or a glob), but "
+            f"{suite.path} reads {suite.data.describe()}"
+        )
+    if engine == "spark":
+        try:
+            require(f"{where}: engine spark", "pyspark")
+        except MissingExtraError as exc:
+            raise ConfigError(str(exc)) from None
+    data = dataclasses.replace(suite.data, engine=engine)
+    return dataclasses.replace(suite, data=data)
+
+
 def _require_pyspark(node: Node) -> None:
     from pytest_modelgate.errors import MissingExtraError
     from pytest_modelgate.extras import require
