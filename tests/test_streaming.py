@@ -153,3 +153,19 @@ def test_the_gate_engine_option_streams_a_suite_written_for_memory(pytester, wor
     refused = pytester.runpytest(*world.args("reg"), "--gate-engine", "spark", "-p", "no:xdist")
     assert refused.ret != pytest.ExitCode.OK
     refused.stdout.fnmatch_lines(["*--gate-engine: engine spark reads Parquet*eval.csv*"])
+
+
+def test_a_missing_target_past_the_sample_is_a_data_error_naming_its_batch(pytester, world):
+    import pandas as pd
+
+    frame = pd.read_parquet(world.root / "reg.parquet").head(30_000)
+    frame.loc[25_000, "y"] = float("nan")
+    frame.to_parquet(pytester.path / "holes.parquet")
+    suite = world.suite(
+        "reg", ", engine: streaming, batch_rows: 8192", str(pytester.path / "holes.parquet")
+    )
+    result = pytester.runpytest(str(suite), *world.args("reg"), "-p", "no:xdist")
+    assert result.ret != pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(
+        ["*target column 'y' has missing values (1 in the batch holding row 25000)*"]
+    )
