@@ -129,6 +129,21 @@ def assert_verdicts(result: pytest.RunResult, **expected: int) -> None:
     assert {k: v for k, v in seen.items() if v} == {k: v for k, v in expected.items() if v}
 
 
+# an accuracy suite the copy-column models pass (eval data from ``eval_frame``)
+ACCURACY_SUITE = """
+model: m
+data: {path: eval.csv}
+target: y
+gates:
+  accuracy:
+    resamples: 200
+    seed: 3
+    on_missing_champion: pass
+    metrics:
+      accuracy: {min: 0.8}
+"""
+
+
 def write_suite(directory: Path, text: str, name: str = "suite.yaml") -> Path:
     path = directory / name
     path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")

@@ -25,24 +25,12 @@ from pytest_modelgate.promotion.evidence import tag
 from pytest_modelgate.promotion.registry import Registry as PromotionRegistry
 from pytest_modelgate.reference.models import log_and_register
 
-from .conftest import copy_column_model, eval_frame, write_suite
+from .conftest import ACCURACY_SUITE, copy_column_model, eval_frame, write_suite
 from .mlflow_server import mlflow_server
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
 ROW = {"a": 1.0, "b": 0.0, "c": 1.0}
-SUITE = """
-model: m
-data: {path: eval.csv}
-target: y
-gates:
-  accuracy:
-    resamples: 200
-    seed: 3
-    on_missing_champion: pass
-    metrics:
-      accuracy: {min: 0.8}
-"""
 CUSTOM_GATE = """
 import pytest
 
@@ -82,7 +70,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     project = root / "project"
     project.mkdir()
     eval_frame(400, {"a": 0.05, "b": 0.08, "c": 0.4}).to_csv(project / "eval.csv", index=False)
-    write_suite(project, SUITE)
+    write_suite(project, ACCURACY_SUITE)
     (project / "test_custom_gate.py").write_text(CUSTOM_GATE, encoding="utf-8")
     with pytest.MonkeyPatch.context() as patch, mlflow_server(root) as uri:
         # the bento builds and `bentoml serve` children inherit their own BentoML store

@@ -36,25 +36,13 @@ from pytest_modelgate.promotion.places import Places
 from pytest_modelgate.promotion.registry import Registry
 from pytest_modelgate.reference.models import log_and_register
 
-from .conftest import eval_frame, write_suite
+from .conftest import ACCURACY_SUITE, eval_frame, write_suite
 from .flawed_models import SLOW_S, traffic_flawed_model
 from .mlflow_server import mlflow_server
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
 LOCUSTFILE = Path(__file__).with_name("guard_locustfile.py")
-SUITE = """
-model: m
-data: {path: eval.csv}
-target: y
-gates:
-  accuracy:
-    resamples: 200
-    seed: 3
-    on_missing_champion: pass
-    metrics:
-      accuracy: {min: 0.8}
-"""
 # staging is guarded; production needs the guard's confirmation of the version
 PATH = f"""
 path:
@@ -141,7 +129,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     project.mkdir()
     logs.mkdir()
     eval_frame(400, {"a": 0.05, "b": 0.5, "c": 0.5}).to_csv(project / "eval.csv", index=False)
-    write_suite(project, SUITE)
+    write_suite(project, ACCURACY_SUITE)
     (project / "modelgate.yaml").write_text(PATH, encoding="utf-8")
     X = eval_frame(60, {"a": 0.0, "b": 0.5, "c": 0.5}, seed=1)
     y, X = X.pop("y"), X

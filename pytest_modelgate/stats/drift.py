@@ -108,17 +108,8 @@ def column_drift_report(
     features = {}
     for name, feature in profile["features"].items():
         value = psi(feature, columns.get(name, ()))
-        features[name] = {
-            "psi": value,
-            "drifted": value is not None and value > threshold,
-        }
-    return {
-        "method": "psi",
-        "threshold": threshold,
-        "window_rows": rows,
-        "drifted": sorted(n for n, f in features.items() if f["drifted"]),
-        "features": features,
-    }
+        features[name] = {"psi": value, "drifted": value is not None and value > threshold}
+    return _report(features, threshold, rows)
 
 
 def bin_keys(feature: Mapping[str, Any], values: Any) -> Any:
@@ -167,6 +158,10 @@ def counts_report(
     for name, feature in profile["features"].items():
         value = psi_from_counts(feature, counts.get(name, {}))
         features[name] = {"psi": value, "drifted": value is not None and value > threshold}
+    return _report(features, threshold, rows)
+
+
+def _report(features: dict[str, Any], threshold: float, rows: int) -> dict[str, Any]:
     return {
         "method": "psi",
         "threshold": threshold,
