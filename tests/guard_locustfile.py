@@ -3,7 +3,8 @@
 ``GUARD_TRAFFIC`` picks the traffic: ``healthy`` rows like the evaluation data; ``errors``,
 ``slow`` and ``drift`` send a fifth of the rows with b above 5, with c above 5, or b always
 0.5. A 500 answer is the model's own failure and is recorded as "model error 500"; any other
-non-200 answer or a refused connection is a failure of the serving itself."""
+non-200 answer or a refused connection is a failure of the serving itself, recorded with the
+start of its body."""
 
 import os
 import random
@@ -39,4 +40,5 @@ class Caller(HttpUser):
             if answer.status_code == 500:
                 answer.failure("model error 500")
             elif answer.status_code != 200:
-                answer.failure(f"serving failure {answer.status_code}")
+                # the body says who refused: the follower's front, BentoML or the service
+                answer.failure(f"serving failure {answer.status_code}: {answer.text[:80]}")

@@ -137,6 +137,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         patch.setenv("BENTOML_HOME", str(root / "bentoml"))
         patch.setenv("BENTOML_DO_NOT_TRACK", "True")
         patch.setenv("MODELGATE_MONITOR_INTERVAL_S", "0.3")  # the bins a 1 s guard reads
+        # the other test worker may hold both cores: no shedding for a stalled event loop
+        patch.setenv("MODELGATE_MAX_LATENCY_MS", "5000")
         # the flawed model's code (tests.flawed_models) for the gate run and the bentos
         patch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
         for fit in (sound_model, traffic_flawed_model, sound_model):

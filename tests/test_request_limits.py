@@ -4,6 +4,7 @@ the app sees a request, and what it hands over when it lets one through."""
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import httpx
@@ -15,7 +16,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from pytest_modelgate.errors import ServeError
-from pytest_modelgate.serving.limits import SCOPE_ROWS, Limits, RequestLimits
+from pytest_modelgate.serving.limits import SCOPE_ROWS, Limits, RequestLimits, positive_setting
 from pytest_modelgate.serving.refusals import InvalidBody, Refusal
 
 
@@ -111,3 +112,14 @@ def test_docs_json_is_the_services_own_document():
 def test_a_limit_setting_that_is_not_a_positive_number_is_named(value):
     with pytest.raises(ServeError, match=f"MODELGATE_MAX_ROWS='{value}': expected a whole"):
         Limits.from_env({"MODELGATE_MAX_ROWS": value})
+
+
+@pytest.mark.parametrize("text", ["0", "-3", "fast", "1.5"])
+def test_a_bad_whole_number_setting_names_its_variable(text: str) -> None:
+    with pytest.raises(ServeError, match=rf"MODELGATE_MAX_LATENCY_MS='{re.escape(text)}'"):
+        positive_setting({"MODELGATE_MAX_LATENCY_MS": text}, "MODELGATE_MAX_LATENCY_MS", 500)
+
+
+def test_an_unset_whole_number_setting_is_its_default() -> None:
+    assert positive_setting({}, "MODELGATE_MAX_LATENCY_MS", 500) == 500
+    assert positive_setting({"X": " 80 "}, "X", 500) == 80

@@ -64,12 +64,13 @@ class Limits:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Limits:
         return cls(
-            _positive(environ, ENV_MAX_BODY, DEFAULT_MAX_BODY),
-            _positive(environ, ENV_MAX_ROWS, DEFAULT_MAX_ROWS),
+            positive_setting(environ, ENV_MAX_BODY, DEFAULT_MAX_BODY),
+            positive_setting(environ, ENV_MAX_ROWS, DEFAULT_MAX_ROWS),
         )
 
 
-def _positive(environ: Mapping[str, str], name: str, default: int) -> int:
+def positive_setting(environ: Mapping[str, str], name: str, default: int) -> int:
+    """A whole-number setting >= 1 read from ``environ``; a bad value names the variable."""
     text = environ.get(name, "").strip()
     if not text:
         return default
